@@ -1,0 +1,1 @@
+"""Prometheus exporters: one sub-package per data source (cgminer, ocean, market)."""

@@ -1,0 +1,76 @@
+"""Sections that look the same on every cgminer-derived firmware: POOLS and SUMMARY."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import MinerStatus, Pool
+from ..reply import Reply
+from ..units import to_float, to_int
+
+# Status words meaning the pool answers. Stock Antminer spells Dead as "Deed".
+_ALIVE = frozenset({"alive"})
+
+
+def first_present(data: dict[str, Any], *keys: str) -> Any:
+    """The value of the first key present and not None/"" (firmwares rename keys)."""
+    for key in keys:
+        value = data.get(key)
+        if value is not None and value != "":
+            return value
+    return None
+
+
+def parse_pools(reply: Reply | None) -> list[Pool]:
+    """Normalize a POOLS section. Passwords are never read, whatever the firmware sends."""
+    if reply is None:
+        return []
+    pools: list[Pool] = []
+    entries = reply.section("POOLS")
+    for position, entry in enumerate(entries):
+        url = str(entry.get("URL") or "")
+        if url == "DevFee" or entry.get("Type") == 1 and "devfee" in url.lower():
+            continue  # VNish's dev-fee pseudo pool is not a pool the operator configured
+        status = str(entry.get("Status") or "")
+        index = entry.get("POOL", position)
+        pools.append(
+            Pool(
+                index=str(index),
+                url=url,
+                user=str(entry.get("User") or ""),
+                status=status,
+                alive=status.lower() in _ALIVE if status else None,
+                active=_active(entry),
+                priority=to_int(entry.get("Priority")),
+                accepted=to_int(entry.get("Accepted")),
+                rejected=to_int(entry.get("Rejected")),
+                stale=to_int(entry.get("Stale")),
+            )
+        )
+    return pools
+
+
+def _active(entry: dict[str, Any]) -> bool | None:
+    value = entry.get("Stratum Active")
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def apply_summary(status: MinerStatus, reply: Reply | None) -> dict[str, Any]:
+    """Fill share counters, hardware errors, best share and uptime from SUMMARY.
+
+    Returns the SUMMARY dict so a parser can read its firmware-specific keys.
+    """
+    if reply is None:
+        return {}
+    summary = reply.first("SUMMARY")
+    status.accepted = to_int(summary.get("Accepted"))
+    status.rejected = to_int(summary.get("Rejected"))
+    status.stale = to_int(summary.get("Stale"))
+    status.hardware_errors = to_int(summary.get("Hardware Errors"))
+    status.best_share = to_int(summary.get("Best Share"))
+    status.uptime_seconds = to_float(summary.get("Elapsed"))
+    return summary

@@ -1,0 +1,66 @@
+"""Which firmware family is this miner running?
+
+Detection reads the replies of a short sequence of read-only commands and stops
+as soon as one is conclusive. `version` settles most firmwares; VNish answers it
+with an error and Whatsminer with "invalid cmd", so `stats` and `summary` follow.
+"""
+
+from __future__ import annotations
+
+from ..reply import Reply
+
+DETECTION_SEQUENCE: tuple[str, ...] = ("version", "stats", "summary")
+FALLBACK = "cgminer"
+
+
+def _stats_type(reply: Reply | None) -> str:
+    if reply is None or not reply.ok:
+        return ""
+    for item in reply.section("STATS"):
+        if isinstance(item.get("Type"), str):
+            return item["Type"]
+    return ""
+
+
+def identify(replies: dict[str, Reply]) -> str | None:
+    """The firmware family from the replies gathered so far; None means ask the next command."""
+    version = replies.get("version")
+    if version is not None:
+        description = version.description.lower()
+        if version.ok:
+            info = version.first("VERSION")
+            keys = {key.lower() for key in info}
+            kind = str(info.get("Type", ""))
+            if "luxminer" in keys or "luxminer" in description:
+                return "luxos"
+            if any(key.startswith("bosminer") for key in keys) or "bosminer" in description:
+                return "braiins"
+            if "vnish" in kind.lower():
+                return "vnish"
+            if "prod" in keys or "avalon" in str(info.get("PROD", "")).lower():
+                return "avalon"
+            if kind.lower().startswith("antminer") or "bmminer" in keys:
+                return "antminer"
+            if "btminer" in description or "whatsminer" in description:
+                return "whatsminer"
+        elif "whatsminer" in description or "btminer" in description:
+            return "whatsminer"
+    if "stats" in replies:
+        kind = _stats_type(replies["stats"]).lower()
+        if "vnish" in kind:
+            return "vnish"
+        if kind.startswith("antminer"):
+            return "antminer"
+        if any("MM ID" in key for item in replies["stats"].section("STATS") for key in item):
+            return "avalon"
+    if "summary" in replies:
+        description = replies["summary"].description.lower()
+        if "btminer" in description or "whatsminer" in description:
+            return "whatsminer"
+        if "bosminer" in description:
+            return "braiins"
+        if "luxminer" in description:
+            return "luxos"
+    if all(command in replies for command in DETECTION_SEQUENCE):
+        return FALLBACK
+    return None

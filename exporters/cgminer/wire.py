@@ -1,0 +1,68 @@
+"""Bytes on the wire -> a JSON object, repairing known firmware quirks.
+
+Each repair is tried only after strict parsing fails, so a well-formed reply is
+never rewritten. The quirks come from real captures (tests/fixtures/cgminer/quirks):
+a trailing NUL, missing commas between objects, bare nan/inf, the non-JSON
+escape \\', trailing commas and stray bytes after the final brace.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+
+class MalformedReply(ValueError):
+    """The reply could not be decoded as a JSON object, even after repairs."""
+
+
+_BARE_NAN_INF = re.compile(r"(?<=[:\[,])(\s*)-?(?:nan|inf|NaN|Infinity)(?=\s*[,}\]])")
+_MISSING_COMMA = re.compile(r"}\s*{")
+_TRAILING_COMMA = re.compile(r",(\s*[}\]])")
+_LEADING_COMMA_IN_LIST = re.compile(r"\[\s*,")
+
+
+def _strict(text: str) -> Any:
+    # parse_constant turns NaN/Infinity into None: never a made-up number.
+    return json.loads(text, parse_constant=lambda _name: None)
+
+
+def _repair(text: str) -> str:
+    text = text.replace("\\'", "'")
+    text = _MISSING_COMMA.sub("},{", text)
+    text = _BARE_NAN_INF.sub(r"\1null", text)
+    text = _TRAILING_COMMA.sub(r"\1", text)
+    text = _LEADING_COMMA_IN_LIST.sub("[", text)
+    return text
+
+
+def _cut_after_last_brace(text: str) -> str:
+    end = text.rfind("}")
+    return text[: end + 1] if end >= 0 else text
+
+
+def decode_reply(raw: bytes) -> dict[str, Any]:
+    """Decode a raw reply into a dict, or raise MalformedReply saying why."""
+    if not raw:
+        raise MalformedReply("empty reply")
+    # cgminer sends the JSON text plus one NUL (api.c: tosend = len + 1).
+    raw = raw.rstrip(b"\x00 \r\n\t")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    if not text.lstrip().startswith("{"):
+        raise MalformedReply(f"reply does not start with a JSON object: {text[:40]!r}")
+    candidates = (text, _repair(text), _cut_after_last_brace(_repair(text)))
+    error: json.JSONDecodeError | None = None
+    for candidate in candidates:
+        try:
+            value = _strict(candidate)
+        except json.JSONDecodeError as exc:
+            error = error or exc
+            continue
+        if isinstance(value, dict):
+            return value
+        raise MalformedReply(f"reply is JSON but not an object: {type(value).__name__}")
+    raise MalformedReply(f"invalid JSON at line {error.lineno} column {error.colno}: {error.msg}")
