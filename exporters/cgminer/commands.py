@@ -16,7 +16,7 @@ from collections.abc import Iterable
 # switchpool, addpool, removepool, enablepool, disablepool, poolpriority,
 # poolquota, ascset, pgaset, ascenable, ascdisable, pgaenable, pgadisable,
 # save, privileged, notify (harmless but useless), setconfig, zero, debug,
-# hotplug, failover-only, lcd (LuxOS writes), pause/resume (bosminer),
+# hotplug, failover-only, lcd/lcdset (LuxOS writes), pause/resume (bosminer),
 # curtail, profileset, and every btminer v2 "set_*"/"update_*"/"reboot".
 READ_ONLY_COMMANDS: frozenset[str] = frozenset(
     {
@@ -32,7 +32,6 @@ READ_ONLY_COMMANDS: frozenset[str] = frozenset(
         "devdetails",
         "coin",
         "usbstats",
-        "lcd",
         "fans",
         "temps",
         "tempctrl",
@@ -50,7 +49,7 @@ READ_ONLY_COMMANDS: frozenset[str] = frozenset(
 )
 
 # btminer's v2 API only understands these under the "cmd" key.
-_BTMINER_CMD_KEY = frozenset({"status", "get_version", "get_psu", "get_miner_info", "get_error_code"})
+CMD_KEY_COMMANDS = frozenset({"status", "get_version", "get_psu", "get_miner_info", "get_error_code"})
 
 
 class CommandNotAllowed(ValueError):
@@ -77,7 +76,7 @@ def encode_request(commands: Iterable[str]) -> bytes:
     and refusing them closes the door on "ascset|0,reboot"-style payloads.
     """
     checked = check_read_only(commands)
-    if any(c in _BTMINER_CMD_KEY for c in checked):
+    if any(c in CMD_KEY_COMMANDS for c in checked):
         if len(checked) != 1:
             raise CommandNotAllowed("btminer v2 commands cannot be combined in a multi-command")
         return json.dumps({"cmd": checked[0]}).encode()

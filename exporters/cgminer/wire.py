@@ -38,16 +38,19 @@ def _repair(text: str) -> str:
 
 
 def _cut_after_last_brace(text: str) -> str:
+    # Only a few stray bytes after the final brace (Avalon sends a lone quote);
+    # a longer tail means a truncated reply, which must fail, not be "repaired".
     end = text.rfind("}")
-    return text[: end + 1] if end >= 0 else text
+    tail = text[end + 1 :].strip()
+    return text[: end + 1] if end >= 0 and len(tail) <= 4 and not set(tail) & set("{}[]:") else text
 
 
 def decode_reply(raw: bytes) -> dict[str, Any]:
     """Decode a raw reply into a dict, or raise MalformedReply saying why."""
-    if not raw:
-        raise MalformedReply("empty reply")
     # cgminer sends the JSON text plus one NUL (api.c: tosend = len + 1).
     raw = raw.rstrip(b"\x00 \r\n\t")
+    if not raw:
+        raise MalformedReply("empty reply")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -28,7 +28,9 @@ def parse_pools(reply: Reply | None) -> list[Pool]:
     pools: list[Pool] = []
     entries = reply.section("POOLS")
     for position, entry in enumerate(entries):
-        url = str(entry.get("URL") or "")
+        url = str(entry.get("URL") or "").strip()
+        if not url:
+            continue  # unconfigured slot (stock S21 lists empty "Deed" placeholders)
         if url == "DevFee" or entry.get("Type") == 1 and "devfee" in url.lower():
             continue  # VNish's dev-fee pseudo pool is not a pool the operator configured
         status = str(entry.get("Status") or "")

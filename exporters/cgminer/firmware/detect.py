@@ -46,6 +46,8 @@ def identify(replies: dict[str, Reply]) -> str | None:
         elif "whatsminer" in description or "btminer" in description:
             return "whatsminer"
     if "stats" in replies:
+        if "luxminer" in replies["stats"].description.lower():
+            return "luxos"
         kind = _stats_type(replies["stats"]).lower()
         if "vnish" in kind:
             return "vnish"

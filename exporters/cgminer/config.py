@@ -1,0 +1,70 @@
+"""The `cgminer:` section of hashwatch.yml."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from hashwatch.config import StrictModel
+
+from .client import DEFAULT_PORT, split_target
+
+# Private ranges and loopback: enough for a farm's LAN, while /probe cannot be
+# turned into a scanner of the internet.
+DEFAULT_ALLOWED = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "fc00::/7", "::1/128")
+
+Seconds = Annotated[float, Field(gt=0, le=300)]
+LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
+
+
+class MinerTarget(StrictModel):
+    target: str
+    labels: dict[LabelName, str] = Field(default_factory=dict)
+
+    @field_validator("target")
+    @classmethod
+    def _valid_target(cls, value: str) -> str:
+        split_target(value)
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _no_reserved(cls, value: dict[str, str]) -> dict[str, str]:
+        reserved = {"miner", "board", "sensor", "fan", "pool", "result", "reason", "code"} & set(value)
+        if reserved:
+            raise ValueError(f"label names {sorted(reserved)} are used by hashwatch's own metrics")
+        return value
+
+
+class FleetConfig(StrictModel):
+    """Fleet mode: scrape these miners on every request to /metrics."""
+
+    miners: list[MinerTarget] = Field(default_factory=list)
+    file_sd: list[str] = Field(default_factory=list, description="Prometheus file_sd JSON/YAML files (globs allowed)")
+    concurrency: int = Field(default=256, ge=1, le=10000)
+    timeout_seconds: Seconds = 10.0
+
+
+class CgminerConfig(StrictModel):
+    default_port: int = Field(default=DEFAULT_PORT, gt=0, lt=65536)
+    timeout_seconds: Seconds = Field(default=5.0, description="Upper bound of one probe")
+    connect_timeout_seconds: Seconds = 2.0
+    max_reply_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    scrape_timeout_offset_seconds: float = Field(default=0.5, ge=0, le=10)
+    allowed_targets: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED))
+    fleet: FleetConfig = Field(default_factory=FleetConfig)
+
+    @field_validator("allowed_targets")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a CIDR network such as 10.0.0.0/8") from None
+        return value
+
+    def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(n, strict=False) for n in self.allowed_targets]

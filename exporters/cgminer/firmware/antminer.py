@@ -1,0 +1,275 @@
+"""Bitmain stock firmware (bmminer/cgminer, Antminer S9 to S21), plus Hiveon and Blissz builds.
+
+This module also reads Bitmain's `stats` layout for the VNish and LuxOS parsers,
+which keep it: STATS[0] names the build (Type, CompileTime), STATS[1] holds the
+miner data, with per-chain keys suffixed by the chain slot (chain_rate1,
+temp_chip1, freq1, ...).
+
+Board numbering: chain slot N becomes board index N - base. base is 1, except on
+S9-era builds that write a 16-slot array with the three chains in slots 6-8
+(and nothing below 6): there base is 6, so every model's boards read 0, 1, 2.
+Numbering by slot rather than by position keeps a missing chain visible: on the
+S19 "sleeping" capture chain 1 is gone and the survivors stay boards 1 and 2.
+A slot is a board when the firmware shows a chain there (chips, a non-zero rate
+or a chain state); "0-0-0-0"/"" placeholders of empty slots are not boards.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..model import SENSOR_CHIP, SENSOR_PCB, Board, Fan, MinerStatus
+from ..reply import Reply
+from ..units import dash_numbers, hashrate, to_float, to_int
+from . import register
+from .base import FirmwareParser
+from .common import apply_summary, first_present, parse_pools
+
+T = TypeVar("T")
+
+# Errors a malformed reply can provoke in the readers below.
+_DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError)
+
+_CHAIN_KEY = re.compile(r"^chain_(?:acn|rate|acs|hw|state)(\d+)$")
+_FAN_KEY = re.compile(r"^fan(\d+)$")
+_WATTS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*W\s*$", re.IGNORECASE)
+_PAREN_SUFFIX = re.compile(r"^(.*?)\s*\(([^)]*)\)\s*$")
+_WORD_SUFFIX = re.compile(r"^(.*?)\s+((?:hiveon|blissz)\b.*)$", re.IGNORECASE)
+
+# Builds without "rate_unit" whose "GHS" keys really hold MH/s: the L3+ sums to
+# ~504 (its MH/s spec) and the D3 to ~16300 (a 19 GH/s machine).
+_MH_WITHOUT_RATE_UNIT = ("L3", "D3")
+
+
+def guarded(default: T, func: Callable[..., T], *args: Any) -> T:
+    """func(*args), or default when odd data makes it raise: one bad section must not sink a scrape."""
+    try:
+        return func(*args)
+    except _DATA_ERRORS:
+        return default
+
+
+def stats_parts(reply: Reply | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(identity, data): the STATS entry naming the build and the one holding the readings."""
+    items = reply.section("STATS") if reply is not None else []
+    identity = next((item for item in items if "Type" in item), {})
+    data = next((item for item in items if item is not identity), {})
+    return identity, data
+
+
+def split_type(kind: Any) -> tuple[str, str]:
+    """(model, firmware suffix) from a Type string.
+
+    'Antminer S19 Pro (Vnish 1.2.7)' -> ('S19 Pro', 'Vnish 1.2.7');
+    'Antminer S19JPRO Hiveon' -> ('S19JPRO', 'Hiveon').
+    """
+    if not isinstance(kind, str) or not kind.strip():
+        return "", ""
+    # One S9 build appends "\nV1.3.58" (a board revision) to Type.
+    text = kind.strip().splitlines()[0].strip()
+    text = re.sub(r"^antminer\s+", "", text, flags=re.IGNORECASE)
+    match = _PAREN_SUFFIX.match(text) or _WORD_SUFFIX.match(text)
+    if match:
+        return match.group(1).strip(), match.group(2).strip()
+    return text, ""
+
+
+def suffix_version(suffix: str) -> str:
+    """'Vnish 1.2.7' -> '1.2.7', 'Blissz v2.06 beta' -> '2.06 beta', 'Hiveon' -> ''."""
+    _, _, rest = suffix.strip().partition(" ")
+    rest = rest.strip()
+    return rest[1:] if rest[:1] in ("v", "V") and rest[1:2].isdigit() else rest
+
+
+def rate_unit(data: dict[str, Any], model: str) -> str:
+    """The unit of chain_rate*, total_rateideal and (despite the name) the "GHS" keys."""
+    unit = data.get("rate_unit")
+    if isinstance(unit, str) and unit.strip():
+        return unit.strip()
+    if model.upper().startswith(_MH_WITHOUT_RATE_UNIT):
+        return "MH"
+    return "GH"
+
+
+def rate(value: Any, unit: str) -> float | None:
+    """H/s, or None for a missing value or a unit that is not a hash rate."""
+    try:
+        return hashrate(value, unit)
+    except ValueError:
+        return None
+
+
+def _nonzero(value: float | None) -> float | None:
+    # For nominal rates, frequencies and per-chain watts, 0 means "not filled in".
+    return value if value else None
+
+
+def fill_hashrates(status: MinerStatus, summary: dict[str, Any], data: dict[str, Any], unit: str) -> None:
+    """Miner hash rates from SUMMARY, falling back to the stats entry (same keys)."""
+
+    def window(ghs_key: str, mhs_key: str) -> float | None:
+        for source in (summary, data):
+            value = rate(source.get(ghs_key), unit)
+            if value is None:
+                value = rate(source.get(mhs_key), "MH")
+            if value is not None:
+                return value
+        return None
+
+    status.hashrate = window("GHS 5s", "MHS 5s")
+    status.hashrate_average = window("GHS av", "MHS av")
+    status.expected_hashrate = _nonzero(rate(data.get("total_rateideal"), unit))
+    if status.uptime_seconds is None:
+        status.uptime_seconds = to_float(data.get("Elapsed"))
+
+
+def _chain_present(data: dict[str, Any], slot: int) -> bool:
+    chips = to_int(data.get(f"chain_acn{slot}")) or 0
+    chain_rate = to_float(data.get(f"chain_rate{slot}"))
+    state = data.get(f"chain_state{slot}")
+    return chips > 0 or bool(chain_rate) or (isinstance(state, str) and bool(state.strip()))
+
+
+def chain_layout(data: dict[str, Any]) -> list[tuple[int, str]]:
+    """(slot, board index) for every chain the firmware shows, in slot order."""
+    slots = sorted({int(m.group(1)) for key in data if (m := _CHAIN_KEY.match(str(key)))})
+    present = [slot for slot in slots if _chain_present(data, slot)]
+    if not present:
+        return []
+    base = 6 if min(present) >= 6 else min(1, slots[0])
+    return [(slot, str(slot - base)) for slot in present]
+
+
+def _hottest(*sources: Any) -> float | None:
+    """Max of the first source holding a real reading; all-zero strings are empty-slot placeholders."""
+    for source in sources:
+        numbers = dash_numbers(source)
+        if numbers and any(numbers):
+            return max(numbers)
+    return None
+
+
+def _megahertz(data: dict[str, Any], slot: int) -> float | None:
+    # S9/VNish write freq_avgN, S17/S19 freqN, D3 frequencyN; 0 fills empty slots.
+    for key in (f"freq_avg{slot}", f"freq{slot}", f"frequency{slot}"):
+        value = to_float(data.get(key))
+        if value:
+            return value
+    return None
+
+
+def _chip_counts(acs: Any) -> tuple[int, int]:
+    # chain_acs draws one letter per chip: "o" hashing, "x" not answering with nonces.
+    if not isinstance(acs, str):
+        return 0, 0
+    return acs.count("o"), acs.count("x")
+
+
+def _board(data: dict[str, Any], slot: int, index: str, unit: str, volt_divisor: float) -> Board:
+    board = Board(index=index)
+    board.hashrate = rate(data.get(f"chain_rate{slot}"), unit)  # "" on a chain that reports no rate
+    board.expected_hashrate = _nonzero(rate(data.get(f"chain_rateideal{slot}"), unit))
+    detected = to_int(data.get(f"chain_acn{slot}"))
+    good, bad = _chip_counts(data.get(f"chain_acs{slot}"))
+    if good + bad:
+        board.chips = good
+        board.expected_chips = detected if detected else good + bad
+    else:
+        board.chips = detected
+    board.hardware_errors = to_int(data.get(f"chain_hw{slot}"))
+    mhz = _megahertz(data, slot)
+    board.frequency_hz = mhz * 1e6 if mhz else None
+    reading = _nonzero(to_float(data.get(f"chain_vol{slot}")))
+    board.voltage_volts = reading / volt_divisor if reading else None
+    board.power_watts = _nonzero(to_float(data.get(f"chain_consumption{slot}")))
+    chip = _hottest(data.get(f"temp_chip{slot}"), data.get(f"temp2_{slot}"))
+    pcb = _hottest(data.get(f"temp_pcb{slot}"), data.get(f"temp{slot}"))
+    board.temperatures = {k: v for k, v in ((SENSOR_CHIP, chip), (SENSOR_PCB, pcb)) if v is not None}
+    state = data.get(f"chain_state{slot}")
+    board.status = state if isinstance(state, str) and state else None
+    return board
+
+
+def read_boards(data: dict[str, Any], unit: str, volt_divisor: float = 1000) -> list[Board]:
+    """One Board per chain; chain_vol / volt_divisor is volts (chain_vol is mV on current firmware)."""
+    boards = []
+    for slot, index in guarded([], chain_layout, data):
+        board = guarded(None, _board, data, slot, index, unit, volt_divisor)
+        boards.append(board if board is not None else Board(index=index))
+    return boards
+
+
+def read_fans(data: dict[str, Any]) -> list[Fan]:
+    """fanN readings. Index N-1 is the connector, so a stopped fan never renames the others.
+
+    When the firmware writes more slots than fan_num (S9: 8, S17: 16) the array is
+    fixed-size and the fans are where readings are non-zero; a stopped fan there
+    cannot be told from an empty connector and is left out. Otherwise every slot
+    is a fan and 0 rpm is a stopped fan.
+    """
+    slots = sorted(int(m.group(1)) for key in data if (m := _FAN_KEY.match(str(key))))
+    readings = {slot: to_float(data.get(f"fan{slot}")) for slot in slots}
+    declared = to_int(data.get("fan_num"))
+    if declared is not None and len(slots) > declared:
+        slots = [slot for slot in slots if readings[slot]]
+    return [Fan(index=str(slot - 1), rpm=readings[slot]) for slot in slots]
+
+
+def read_power(data: dict[str, Any]) -> float | None:
+    """Miner watts from "chain_power" only when it says W ("3250 W" on S21).
+
+    Hiveon S9 writes "34.65 (AB)" there, which is not watts.
+    """
+    value = data.get("chain_power")
+    match = _WATTS.match(value) if isinstance(value, str) else None
+    return float(match.group(1)) if match else None
+
+
+def _compile_time(*sources: dict[str, Any]) -> str:
+    for source in sources:
+        value = first_present(source, "CompileTime")
+        if isinstance(value, str):
+            # The web UI shows "Tue Dec  6 ..." collapsed; so do we.
+            return " ".join(value.split())
+    return ""
+
+
+@register
+class AntminerParser(FirmwareParser):
+    name = "antminer"
+    make = "Bitmain"
+    # Stock firmware answers estats/devdetails with Code 14. Its devs reply is
+    # left out on purpose: stock S19 builds fill it with zero MHS.
+    commands = ("version", "summary", "pools", "stats")
+    optional_commands = ()
+    multi_command = False  # stock S19 builds may reject "a+b" requests
+
+    def parse(self, replies: dict[str, Reply]) -> MinerStatus:
+        status = MinerStatus(make=self.make, firmware=self.name)
+        version = replies["version"].first("VERSION") if "version" in replies else {}
+        identity, data = stats_parts(replies.get("stats"))
+        model, suffix = split_type(first_present(version, "Type") or identity.get("Type"))
+        status.model = model
+        # Hiveon and Blissz run Bitmain's bmminer and only say so in the Type suffix.
+        family = suffix.split(" ")[0].lower() if suffix else ""
+        if family in ("hiveon", "blissz"):
+            status.firmware = family
+        # Firmware version: stock builds all say Miner "49.0.1.3" whatever the
+        # release, so the CompileTime (unique per Bitmain build) identifies them.
+        status.firmware_version = (
+            suffix_version(suffix)
+            or _compile_time(version, identity)
+            or str(first_present(version, "Miner") or identity.get("Miner") or "")
+        )
+        unit = rate_unit(data, model)
+        summary = guarded({}, apply_summary, status, replies.get("summary"))
+        guarded(None, fill_hashrates, status, summary, data, unit)
+        status.boards = read_boards(data, unit)
+        status.fans = guarded([], read_fans, data)
+        status.power_watts = guarded(None, read_power, data)
+        status.pools = guarded([], parse_pools, replies.get("pools"))
+        # mining stays None: stock firmware has no sleep/pause flag in the API;
+        # the "sleeping" S19 capture only shows GHS 0 and failed chips.
+        return status

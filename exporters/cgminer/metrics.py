@@ -1,0 +1,232 @@
+"""Normalized miner status -> Prometheus metric families.
+
+One collector class per metric group, each built for one scrape's results. In
+probe mode there is one miner and no identifying label (Prometheus adds
+`instance`); in fleet mode every sample carries `miner` plus the target's labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from .model import MinerStatus
+from .scrape import ScrapeResult
+
+
+@dataclass
+class MinerSample:
+    """One miner's scrape result with the labels that identify it."""
+
+    label_values: tuple[str, ...]
+    result: ScrapeResult
+
+
+def _with(values: tuple[str, ...], *extra: str) -> list[str]:
+    return [*values, *extra]
+
+
+def _pool_host(url: str) -> str:
+    """The pool URL without credentials (user:pass@ is sometimes embedded)."""
+    try:
+        parts = urlsplit(url if "://" in url else f"stratum+tcp://{url}")
+    except ValueError:
+        return ""
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", "")) if host else ""
+
+
+class _Group(Collector):
+    def __init__(self, samples: Sequence[MinerSample], label_names: Sequence[str]):
+        self.samples = samples
+        self.labels = list(label_names)
+
+    def _up(self) -> Iterator[tuple[tuple[str, ...], MinerStatus]]:
+        for sample in self.samples:
+            if sample.result.status is not None:
+                yield sample.label_values, sample.result.status
+
+    def gauge(self, name: str, doc: str, *extra: str) -> GaugeMetricFamily:
+        return GaugeMetricFamily(name, doc, labels=_with(tuple(self.labels), *extra))
+
+    def counter(self, name: str, doc: str, *extra: str) -> CounterMetricFamily:
+        return CounterMetricFamily(name, doc, labels=_with(tuple(self.labels), *extra))
+
+
+class ScrapeCollector(_Group):
+    """miner_up, the error reason and scrape duration: present for every target."""
+
+    def collect(self) -> Iterable[Metric]:
+        up = self.gauge("miner_up", "1 if the miner answered and its replies parsed, else 0.")
+        error = self.gauge(
+            "miner_scrape_error", "1 with the reason why the last scrape of this miner failed.", "reason"
+        )
+        duration = self.gauge("miner_scrape_duration_seconds", "Time spent scraping the miner.")
+        for sample in self.samples:
+            result = sample.result
+            up.add_metric(list(sample.label_values), 1.0 if result.up else 0.0)
+            if not result.up:
+                error.add_metric(_with(sample.label_values, result.error_reason), 1.0)
+            duration.add_metric(list(sample.label_values), result.duration_seconds)
+        yield from (up, error, duration)
+
+
+class IdentityCollector(_Group):
+    def collect(self) -> Iterable[Metric]:
+        info = InfoMetricFamily("miner", "Make, model and firmware of the miner.", labels=self.labels)
+        mining = self.gauge("miner_mining", "1 when the firmware reports it is mining, 0 when paused or sleeping.")
+        for values, status in self._up():
+            info.add_metric(
+                list(values),
+                {
+                    "make": status.make,
+                    "model": status.model,
+                    "firmware": status.firmware,
+                    "firmware_version": status.firmware_version,
+                },
+            )
+            if status.mining is not None:
+                mining.add_metric(list(values), 1.0 if status.mining else 0.0)
+        yield from (info, mining)
+
+
+class HashrateCollector(_Group):
+    def collect(self) -> Iterable[Metric]:
+        total = self.gauge("miner_hashrate_hashes_per_second", "Current hashrate as reported by the miner.")
+        average = self.gauge(
+            "miner_hashrate_average_hashes_per_second", "Average hashrate since the mining process started."
+        )
+        expected = self.gauge(
+            "miner_expected_hashrate_hashes_per_second", "Nominal hashrate the firmware expects."
+        )
+        board = self.gauge("miner_board_hashrate_hashes_per_second", "Hashrate of one hashboard.", "board")
+        board_expected = self.gauge(
+            "miner_board_expected_hashrate_hashes_per_second", "Nominal hashrate of one hashboard.", "board"
+        )
+        chips = self.gauge("miner_board_chips", "ASIC chips answering on the hashboard.", "board")
+        chips_expected = self.gauge("miner_board_expected_chips", "ASIC chips the hashboard should have.", "board")
+        for values, status in self._up():
+            _maybe(total, values, status.hashrate)
+            _maybe(average, values, status.hashrate_average)
+            _maybe(expected, values, status.expected_hashrate)
+            for b in status.boards:
+                _maybe(board, values, b.hashrate, b.index)
+                _maybe(board_expected, values, b.expected_hashrate, b.index)
+                _maybe(chips, values, b.chips, b.index)
+                _maybe(chips_expected, values, b.expected_chips, b.index)
+        yield from (total, average, expected, board, board_expected, chips, chips_expected)
+
+
+class BoardElectricalCollector(_Group):
+    def collect(self) -> Iterable[Metric]:
+        frequency = self.gauge("miner_board_frequency_hertz", "Average chip clock of the hashboard.", "board")
+        voltage = self.gauge("miner_board_voltage_volts", "Supply voltage of the hashboard.", "board")
+        power = self.gauge("miner_board_power_watts", "Power drawn by the hashboard.", "board")
+        errors = self.counter("miner_board_hardware_errors", "Hardware errors counted on the hashboard.", "board")
+        for values, status in self._up():
+            for b in status.boards:
+                _maybe(frequency, values, b.frequency_hz, b.index)
+                _maybe(voltage, values, b.voltage_volts, b.index)
+                _maybe(power, values, b.power_watts, b.index)
+                _maybe(errors, values, b.hardware_errors, b.index)
+        yield from (frequency, voltage, power, errors)
+
+
+class ThermalCollector(_Group):
+    def collect(self) -> Iterable[Metric]:
+        temperature = self.gauge(
+            "miner_temperature_celsius",
+            "Temperature by hashboard and sensor (chip, pcb, inlet, outlet); board is empty for miner-level sensors.",
+            "board",
+            "sensor",
+        )
+        fan = self.gauge("miner_fan_speed_rpm", "Fan speed.", "fan")
+        fan_ratio = self.gauge("miner_fan_speed_ratio", "Fan PWM duty, 0 to 1.", "fan")
+        for values, status in self._up():
+            for sensor, value in sorted(status.temperatures.items()):
+                temperature.add_metric(_with(values, "", sensor), value)
+            for b in status.boards:
+                for sensor, value in sorted(b.temperatures.items()):
+                    temperature.add_metric(_with(values, b.index, sensor), value)
+            for f in status.fans:
+                _maybe(fan, values, f.rpm, f.index)
+                _maybe(fan_ratio, values, f.speed_ratio, f.index)
+        yield from (temperature, fan, fan_ratio)
+
+
+class PowerCollector(_Group):
+    def collect(self) -> Iterable[Metric]:
+        power = self.gauge("miner_power_watts", "Power drawn by the miner as reported by its firmware.")
+        limit = self.gauge("miner_power_limit_watts", "Power limit configured on the miner.")
+        for values, status in self._up():
+            _maybe(power, values, status.power_watts)
+            _maybe(limit, values, status.power_limit_watts)
+        yield from (power, limit)
+
+
+class WorkCollector(_Group):
+    def collect(self) -> Iterable[Metric]:
+        shares = self.counter("miner_shares", "Shares submitted since the mining process started, by result.", "result")
+        errors = self.counter("miner_hardware_errors", "Hardware errors since the mining process started.")
+        best = self.gauge("miner_best_share_difficulty", "Difficulty of the best share found since start.")
+        uptime = self.gauge("miner_uptime_seconds", "Seconds since the mining process started.")
+        faults = self.gauge("miner_fault", "1 for each fault code the firmware currently reports.", "code")
+        for values, status in self._up():
+            _maybe(shares, values, status.accepted, "accepted")
+            _maybe(shares, values, status.rejected, "rejected")
+            _maybe(shares, values, status.stale, "stale")
+            _maybe(errors, values, status.hardware_errors)
+            _maybe(best, values, status.best_share)
+            _maybe(uptime, values, status.uptime_seconds)
+            for code in sorted({fault.code for fault in status.faults}):
+                faults.add_metric(_with(values, code), 1.0)
+        yield from (shares, errors, best, uptime, faults)
+
+
+class PoolCollector(_Group):
+    def collect(self) -> Iterable[Metric]:
+        up = self.gauge(
+            "miner_pool_up", "1 if the miner reports the pool alive, 0 if dead.", "pool", "url", "user", "worker"
+        )
+        active = self.gauge("miner_pool_active", "1 for the pool currently receiving shares.", "pool")
+        priority = self.gauge("miner_pool_priority", "Failover priority of the pool (0 is first).", "pool")
+        shares = self.counter("miner_pool_shares", "Shares submitted to the pool, by result.", "pool", "result")
+        for values, status in self._up():
+            for p in status.pools:
+                if p.alive is not None:
+                    up.add_metric(_with(values, p.index, _pool_host(p.url), p.user, p.worker), float(p.alive))
+                if p.active is not None:
+                    active.add_metric(_with(values, p.index), float(p.active))
+                _maybe(priority, values, p.priority, p.index)
+                _maybe(shares, values, p.accepted, p.index, "accepted")
+                _maybe(shares, values, p.rejected, p.index, "rejected")
+                _maybe(shares, values, p.stale, p.index, "stale")
+        yield from (up, active, priority, shares)
+
+
+def _maybe(family: Metric, values: tuple[str, ...], value: float | int | None, *extra: str) -> None:
+    """Add a sample only when the firmware reported the value: no made-up zeros."""
+    if value is not None:
+        family.add_metric(_with(values, *extra), float(value))
+
+
+COLLECTORS: tuple[type[_Group], ...] = (
+    ScrapeCollector,
+    IdentityCollector,
+    HashrateCollector,
+    BoardElectricalCollector,
+    ThermalCollector,
+    PowerCollector,
+    WorkCollector,
+    PoolCollector,
+)
+
+
+def collectors_for(samples: Sequence[MinerSample], label_names: Sequence[str]) -> list[Collector]:
+    return [cls(samples, label_names) for cls in COLLECTORS]

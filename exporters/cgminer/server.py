@@ -1,0 +1,174 @@
+"""HTTP side of the CGMiner exporter: /probe (multi-target), /metrics, and a landing page."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import ipaddress
+import logging
+import socket
+import time
+from collections import OrderedDict
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
+
+from hashwatch import __version__
+
+from .client import ClientSettings, split_target
+from .config import CgminerConfig
+from .fleet import Fleet, summarize
+from .metrics import MinerSample, collectors_for
+from .scrape import MinerMemory, ScrapeResult, scrape
+
+log = logging.getLogger(__name__)
+
+MAX_REMEMBERED_PROBE_TARGETS = 100_000
+
+
+class SelfMetrics:
+    """The exporter's own health, on /metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        for collector in (ProcessCollector, PlatformCollector, GCCollector):
+            collector(registry=self.registry)
+        r = self.registry
+        self.probes = Counter("hashwatch_cgminer_probes", "Probes served, by result.", ["result"], registry=r)
+        self.errors = Counter(
+            "hashwatch_cgminer_scrape_errors", "Failed miner scrapes (probe and fleet), by reason.", ["reason"], registry=r
+        )
+        self.duration = Histogram(
+            "hashwatch_cgminer_probe_duration_seconds",
+            "Time to scrape one miner for /probe.",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.fleet_targets = Gauge("hashwatch_cgminer_fleet_targets", "Miners configured in fleet mode.", registry=r)
+        self.fleet_up = Gauge("hashwatch_cgminer_fleet_targets_up", "Fleet miners that answered the last scrape.", registry=r)
+        self.fleet_duration = Gauge(
+            "hashwatch_cgminer_fleet_scrape_duration_seconds", "Wall time of the last fleet scrape.", registry=r
+        )
+        self.build_info = Gauge("hashwatch_build_info", "hashwatch version.", ["version"], registry=r)
+        self.build_info.labels(__version__).set(1)
+        for result in ("success", "failure"):
+            self.probes.labels(result)
+
+
+class Exporter:
+    def __init__(self, config: CgminerConfig):
+        self.config = config
+        self.settings = ClientSettings(
+            connect_timeout=config.connect_timeout_seconds,
+            request_timeout=config.timeout_seconds,
+            max_reply_bytes=config.max_reply_bytes,
+        )
+        self.networks = config.networks()
+        self.self_metrics = SelfMetrics()
+        self.fleet = Fleet(config.fleet, self.settings, config.default_port)
+        self.probe_memory: OrderedDict[str, MinerMemory] = OrderedDict()
+
+    def _timeout(self, request: web.Request, ceiling: float) -> float:
+        """Prometheus tells us its scrape timeout; answer a little before it."""
+        header = request.headers.get("X-Prometheus-Scrape-Timeout-Seconds")
+        try:
+            told = float(header) - self.config.scrape_timeout_offset_seconds if header else ceiling
+        except ValueError:
+            told = ceiling
+        return max(0.05, min(told, ceiling))
+
+    def _allowed(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(host))]
+        except ValueError:
+            pass
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        return sorted({info[4][0] for info in infos})
+
+    def _memory(self, key: str) -> MinerMemory:
+        memory = self.probe_memory.get(key)
+        if memory is None:
+            memory = self.probe_memory[key] = MinerMemory()
+            if len(self.probe_memory) > MAX_REMEMBERED_PROBE_TARGETS:
+                self.probe_memory.popitem(last=False)
+        else:
+            self.probe_memory.move_to_end(key)
+        return memory
+
+    async def probe(self, request: web.Request) -> web.Response:
+        target = request.query.get("target", "")
+        try:
+            host, port = split_target(target, self.config.default_port)
+        except ValueError as exc:
+            return web.Response(status=400, text=f"bad target: {exc}\n")
+        try:
+            addresses = await self._resolve(host, port)
+        except OSError as exc:
+            addresses, resolve_error = [], str(exc)
+        else:
+            resolve_error = ""
+        if addresses and not all(self._allowed(a) for a in addresses):
+            return web.Response(
+                status=403, text=f"target {target} is outside cgminer.allowed_targets ({', '.join(self.config.allowed_targets)})\n"
+            )
+        timeout = self._timeout(request, self.config.timeout_seconds)
+        started = time.perf_counter()
+        if addresses:
+            # Connect to the address we checked, not to a name that may resolve differently.
+            result = await scrape(addresses[0], port, self._memory(f"{addresses[0]}:{port}"), self.settings, timeout)
+        else:
+            result = ScrapeResult(None, "unresolvable", resolve_error)
+        self.self_metrics.duration.observe(time.perf_counter() - started)
+        self.self_metrics.probes.labels("success" if result.up else "failure").inc()
+        if not result.up:
+            self.self_metrics.errors.labels(result.error_reason).inc()
+            log.info("probe %s failed: %s (%s)", target, result.error_reason, result.error_message)
+        # A fresh registry per probe: nothing from another miner can leak in.
+        registry = CollectorRegistry(auto_describe=False)
+        for collector in collectors_for([MinerSample((), result)], ()):
+            registry.register(collector)
+        return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        body = generate_latest(self.self_metrics.registry)
+        if self.fleet.enabled:
+            started = time.perf_counter()
+            label_names, samples = await self.fleet.collect(self._timeout(request, self.config.fleet.timeout_seconds))
+            up, down = summarize(samples)
+            m = self.self_metrics
+            m.fleet_targets.set(len(samples))
+            m.fleet_up.set(up)
+            m.fleet_duration.set(time.perf_counter() - started)
+            for sample in samples:
+                if not sample.result.up:
+                    m.errors.labels(sample.result.error_reason).inc()
+            registry = CollectorRegistry(auto_describe=False)
+            for collector in collectors_for(samples, label_names):
+                registry.register(collector)
+            body = generate_latest(m.registry) + generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def index(self, request: web.Request) -> web.Response:
+        fleet = f"{len(self.fleet.targets())} miners in fleet mode" if self.fleet.enabled else "fleet mode off"
+        page = f"""<!doctype html><html><head><title>hashwatch CGMiner exporter</title></head><body>
+<h1>hashwatch CGMiner exporter</h1><p>version {html.escape(__version__)}; {html.escape(fleet)}</p>
+<ul><li><a href="metrics">/metrics</a>: the exporter's own metrics{' and the fleet' if self.fleet.enabled else ''}</li>
+<li><form action="probe" method="get"><label>/probe?target=<input name="target" placeholder="192.168.1.20:4028"></label>
+<input type="submit" value="Probe"></form></li></ul>
+<p>Allowed targets: {html.escape(', '.join(self.config.allowed_targets))}</p></body></html>"""
+        return web.Response(text=page, content_type="text/html")
+
+    def app(self) -> web.Application:
+        application = web.Application()
+        application.add_routes(
+            [web.get("/", self.index), web.get("/probe", self.probe), web.get("/metrics", self.metrics)]
+        )
+        return application

@@ -1,0 +1,86 @@
+"""The `hashwatch` command: one subcommand per service, Prometheus-style flags."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import click
+
+from . import __version__
+from .config import ConfigError, load_config
+from .settings import HashwatchConfig
+
+LOG_LEVELS = ("debug", "info", "warn", "error")
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(
+        level={"warn": logging.WARNING}.get(level, getattr(logging, level.upper())),
+        format="ts=%(asctime)s level=%(levelname)s logger=%(name)s msg=%(message)s",
+    )
+
+
+def load_or_exit(path: str | None) -> HashwatchConfig:
+    try:
+        return load_config(HashwatchConfig, path)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+config_option = click.option(
+    "--config.file", "config_file", type=click.Path(dir_okay=False), default=None, help="hashwatch YAML config file."
+)
+log_option = click.option("--log.level", "log_level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="hashwatch")
+def main() -> None:
+    """hashwatch: Prometheus-native observability for Bitcoin mining."""
+
+
+@main.command()
+@config_option
+@click.option("--web.listen-address", "listen", default=":9891", show_default=True, help="Address to serve HTTP on.")
+@log_option
+def cgminer(config_file: str | None, listen: str, log_level: str) -> None:
+    """Exporter for ASIC miners over the CGMiner API (TCP 4028): /probe?target= and fleet /metrics."""
+    from exporters.cgminer.server import Exporter
+
+    from .web import run_forever
+
+    _logging(log_level)
+    config = load_or_exit(config_file)
+    asyncio.run(run_forever(Exporter(config.cgminer).app(), listen))
+
+
+@main.command()
+@config_option
+@click.option("--miners", default=12, show_default=True, type=click.IntRange(1, 20000), help="Simulated miners.")
+@click.option("--web.listen-address", "listen", default="127.0.0.1:9891", show_default=True)
+@click.option("--simulator.first-address", "first_address", default="127.10.0.1", show_default=True)
+@click.option("--simulator.port", "sim_port", default=4028, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--duration", type=float, default=None, help="Stop after this many seconds (default: run until Ctrl-C).")
+@log_option
+def demo(config_file, miners, listen, first_address, sim_port, duration, log_level) -> None:
+    """Run a simulated fleet and the CGMiner exporter over it, on loopback: no hardware needed."""
+    from .demo import run_demo
+
+    _logging(log_level)
+    config = load_or_exit(config_file)
+    asyncio.run(run_demo(config, miners, listen, first_address, sim_port, duration))
+
+
+def _attach_simulator() -> None:
+    from simulator.cli import simulate
+
+    main.add_command(simulate, "simulate")
+
+
+_attach_simulator()
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Metric families rendered from the normalized model: names, labels, no made-up zeros."""
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from exporters.cgminer.metrics import MinerSample, collectors_for
+from exporters.cgminer.model import Board, Fan, Fault, MinerStatus, Pool
+from exporters.cgminer.scrape import ScrapeResult
+from tests.promtool import check_metrics
+
+
+def render(samples, label_names=()):
+    registry = CollectorRegistry(auto_describe=False)
+    for collector in collectors_for(samples, label_names):
+        registry.register(collector)
+    return generate_latest(registry)
+
+
+def samples_of(text: bytes) -> dict[tuple, float]:
+    out = {}
+    for family in text_string_to_metric_families(text.decode()):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+FULL = MinerStatus(
+    make="Bitmain", model="S19 Pro", firmware="antminer", firmware_version="49.0.1.3",
+    hashrate=110e12, hashrate_average=111e12, expected_hashrate=110e12,
+    boards=[Board("0", hashrate=37e12, expected_hashrate=36.6e12, chips=114, expected_chips=114,
+                  temperatures={"chip": 78.0, "pcb": 73.0}, hardware_errors=183, frequency_hz=525e6)],
+    temperatures={"inlet": 25.0}, fans=[Fan("0", rpm=6000.0, speed_ratio=0.8)],
+    power_watts=3250.0, power_limit_watts=3600.0, accepted=4057, rejected=11, stale=1,
+    hardware_errors=562, best_share=18446744073709551615, uptime_seconds=50474.0,
+    pools=[Pool("0", url="stratum+tcp://user:secret@pool.example:3333", user="acct.worker1", status="Alive",
+                alive=True, active=True, priority=0, accepted=4057, rejected=11, stale=1)],
+    faults=[Fault("110", "fan")], mining=True,
+)
+
+
+def test_full_status_renders_every_metric_with_base_units():
+    text = render([MinerSample((), ScrapeResult(FULL, duration_seconds=0.2))])
+    s = samples_of(text)
+    assert s[("miner_up", ())] == 1
+    assert s[("miner_info", (("firmware", "antminer"), ("firmware_version", "49.0.1.3"), ("make", "Bitmain"), ("model", "S19 Pro")))] == 1
+    assert s[("miner_hashrate_hashes_per_second", ())] == 110e12
+    assert s[("miner_board_hashrate_hashes_per_second", (("board", "0"),))] == 37e12
+    assert s[("miner_temperature_celsius", (("board", "0"), ("sensor", "chip")))] == 78
+    assert s[("miner_temperature_celsius", (("board", ""), ("sensor", "inlet")))] == 25
+    assert s[("miner_fan_speed_rpm", (("fan", "0"),))] == 6000
+    assert s[("miner_shares_total", (("result", "accepted"),))] == 4057
+    assert s[("miner_hardware_errors_total", ())] == 562
+    assert s[("miner_board_hardware_errors_total", (("board", "0"),))] == 183
+    assert s[("miner_power_watts", ())] == 3250
+    assert s[("miner_uptime_seconds", ())] == 50474
+    assert s[("miner_fault", (("code", "110"),))] == 1
+    pool = ("miner_pool_up", (("pool", "0"), ("url", "stratum+tcp://pool.example:3333"), ("user", "acct.worker1"), ("worker", "worker1")))
+    assert s[pool] == 1
+    assert b"secret" not in text  # credentials in a pool URL never reach Prometheus
+    assert check_metrics(text) == ""
+
+
+def test_unreported_values_produce_no_samples():
+    text = render([MinerSample((), ScrapeResult(MinerStatus(make="Bitmain", model="S9")))])
+    names = {name for name, _ in samples_of(text)}
+    assert names == {"miner_up", "miner_info", "miner_scrape_duration_seconds"}
+
+
+def test_down_miner_exports_only_up_reason_and_duration():
+    text = render([MinerSample((), ScrapeResult(None, "read_timeout", "hung", 5.0))])
+    s = samples_of(text)
+    assert s == {
+        ("miner_up", ()): 0,
+        ("miner_scrape_error", (("reason", "read_timeout"),)): 1,
+        ("miner_scrape_duration_seconds", ()): 5.0,
+    }
+    assert check_metrics(text) == ""
+
+
+def test_fleet_labels_on_every_sample():
+    samples = [
+        MinerSample(("10.0.0.1:4028", "north"), ScrapeResult(FULL)),
+        MinerSample(("10.0.0.2:4028", ""), ScrapeResult(None, "connection_refused")),
+    ]
+    text = render(samples, ["miner", "site"])
+    s = samples_of(text)
+    assert s[("miner_up", (("miner", "10.0.0.1:4028"), ("site", "north")))] == 1
+    assert s[("miner_up", (("miner", "10.0.0.2:4028"), ("site", "")))] == 0
+    assert s[("miner_hashrate_hashes_per_second", (("miner", "10.0.0.1:4028"), ("site", "north")))] == 110e12
+    assert check_metrics(text) == ""

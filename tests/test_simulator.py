@@ -1,0 +1,405 @@
+"""The miner simulator over real TCP on loopback: protocol, profiles, moving values, fleet."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from simulator import PROFILES, FleetThread, SimulatedFleet, fleet_addresses
+from simulator.cli import simulate
+
+FIXTURES = Path(__file__).parent / "fixtures" / "cgminer"
+CAPTURES = Path(__file__).parent.parent / "simulator" / "captures"
+
+
+class ManualClock:
+    """Wall time the test moves by hand: counters grow without sleeping."""
+
+    def __init__(self, now: float = 1_750_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def ask(host: str, port: int, payload: bytes, *, half_close: bool = False, timeout: float = 3.0) -> bytes:
+    """One raw request, read until the server closes (bounded in time and size)."""
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        if payload:
+            sock.sendall(payload)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
+        while True:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{host}:{port} kept the connection open")
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+            assert sum(map(len, chunks)) < 1 << 20
+    return b"".join(chunks)
+
+
+def decode(raw: bytes) -> dict:
+    assert raw.endswith(b"\x00") and raw.count(b"\x00") == 1, raw[-40:]
+    return json.loads(raw[:-1])  # strict JSON: no repair needed
+
+
+def command(name: str, **extra: str) -> bytes:
+    return json.dumps({"command": name, **extra}).encode()
+
+
+def status(body: dict) -> dict:
+    block = body["STATUS"]
+    return block[0] if isinstance(block, list) else body
+
+
+@pytest.fixture(scope="module")
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture(scope="module")
+def fleet(clock: ManualClock):
+    """One miner per profile, in PROFILES order, on 127.77.0.1.. and a free port."""
+    fleet = SimulatedFleet.build(len(PROFILES), first_address="127.77.0.1", port=0, seed=7, clock=clock)
+    with FleetThread(fleet, idle_timeout=2.0):
+        yield fleet
+
+
+def host_of(fleet: SimulatedFleet, profile: str) -> str:
+    return next(m.address for m in fleet.miners if m.profile.name == profile)
+
+
+def request(fleet: SimulatedFleet, profile: str, payload: bytes) -> dict:
+    return decode(ask(host_of(fleet, profile), fleet.port, payload))
+
+
+# -- captures ------------------------------------------------------------------------------
+
+# profile -> {capture file: fixture}; "{}" in a fixture name stands for the command.
+_COPIES = {
+    "antminer-s19pro": ("antminer/s19pro_stock_2022_{}.json", "version summary pools stats devs"),
+    "antminer-s21": ("antminer/s21_stock_2024_{}.json", "version summary pools devs config"),
+    "whatsminer-m31s": ("whatsminer/m31s_fw20201202_{}.json", "summary edevs pools"),
+    "avalon-1566": ("avalon/avalon1566_fw24102401_{}.json", "version devs pools stats estats"),
+    "braiins-s9": ("braiins/s9_bosplus_0.2.0_{}.json", "version summary pools fans temps devs"),
+    "vnish-s21pro": ("vnish/s21pro_vnish127_{}.json", "stats summary pools devdetails"),
+    "luxos-s19kpro": ("luxos/s19kpro_luxos2025_{}.json", "version summary pools stats devs fans temps power config"),
+}
+VERBATIM = {
+    f"{profile}/{c}.json": pattern.format(c) for profile, (pattern, cmds) in _COPIES.items() for c in cmds.split()
+} | {
+    **{f"braiins-s9/{c}.json": f"braiins/bos_docs_{c}.json" for c in ("devdetails", "tempctrl", "tunerstatus")},
+    "antminer-s19pro/invalid_command.json": "errors/antminer_s21_invalid_command.json",
+    "antminer-s21/stats.json": "antminer/s21_stock_2024_stats_ABBREVIATED.json",
+    "antminer-s21/invalid_command.json": "errors/antminer_s21_invalid_command.json",
+    "whatsminer-m31s/invalid_command.json": "errors/whatsminer_invalid_cmd_v1.json",
+    "vnish-s21pro/version.json": "vnish/s21pro_vnish127_version_error.json",
+    "vnish-s21pro/invalid_command.json": "vnish/s21pro_vnish127_version_error.json",
+}
+DERIVED = {
+    "whatsminer-m31s/cmd_status.json",
+    "avalon-1566/summary.json",
+    "avalon-1566/invalid_command.json",
+    "braiins-s9/invalid_command.json",
+    "luxos-s19kpro/invalid_command.json",
+}
+
+
+def test_captures_are_verbatim_fixture_copies_except_documented_derivations():
+    present = {str(p.relative_to(CAPTURES)) for p in CAPTURES.rglob("*.json")}
+    assert present == set(VERBATIM) | DERIVED
+    for copy, fixture in VERBATIM.items():
+        assert (CAPTURES / copy).read_bytes() == (FIXTURES / fixture).read_bytes(), copy
+    for name, profile in PROFILES.items():
+        for filename in [*profile.replies.values(), *profile.cmd_replies.values(), profile.invalid_command]:
+            assert f"{name}/{filename}" in present
+
+
+# -- protocol per profile ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("profile", list(PROFILES))
+def test_every_profile_answers_its_commands_like_the_capture(fleet, profile):
+    spec = PROFILES[profile]
+    for name, filename in spec.replies.items():
+        body = request(fleet, profile, command(name))
+        captured = spec.load(filename)
+        assert list(body) == list(captured), name  # same sections, same order
+        assert status(body)["STATUS"] == status(captured)["STATUS"]
+
+
+def test_firmware_detection_of_the_exporter_recognises_every_profile(fleet):
+    from exporters.cgminer.firmware.detect import DETECTION_SEQUENCE, identify
+    from exporters.cgminer.reply import parse_reply
+    from exporters.cgminer.wire import decode_reply
+
+    for name, profile in PROFILES.items():
+        replies = {}
+        for cmd in DETECTION_SEQUENCE:
+            replies[cmd] = parse_reply(cmd, decode_reply(ask(host_of(fleet, name), fleet.port, command(cmd))))
+            found = identify(replies)
+            if found:
+                break
+        assert found == profile.firmware, name
+
+
+def test_stock_antminer_rejects_multi_command_estats_and_devdetails(fleet):
+    for payload in (command("summary+pools"), command("estats"), command("devdetails")):
+        body = request(fleet, "antminer-s19pro", payload)
+        error = {"STATUS": "E", "When": body["STATUS"][0]["When"], "Code": 14, "Msg": "Invalid command"}
+        assert body == {"STATUS": [{**error, "Description": "cgminer 1.0.0"}], "id": 1}
+
+
+def test_avalon_multi_command_is_one_element_lists(fleet):
+    body = request(fleet, "avalon-1566", command("summary+pools+estats"))
+    assert list(body) == ["summary", "pools", "estats", "id"] and body["id"] == 1
+    for section, key in (("summary", "SUMMARY"), ("pools", "POOLS"), ("estats", "STATS")):
+        assert isinstance(body[section], list) and len(body[section]) == 1
+        assert status(body[section][0])["STATUS"] == "S" and key in body[section][0]
+
+
+def test_multi_command_section_for_an_unknown_command_is_its_error(fleet):
+    body = request(fleet, "luxos-s19kpro", command("summary+estats"))
+    assert status(body["summary"][0])["STATUS"] == "S"
+    assert status(body["estats"][0])["Code"] == 14
+
+
+def test_whatsminer_version_status_and_multi(fleet):
+    version = request(fleet, "whatsminer-m31s", command("version"))
+    assert version["STATUS"] == "E" and version["Msg"] == "invalid cmd" and version["Code"] == 14
+    state = request(fleet, "whatsminer-m31s", b'{"cmd":"status"}')
+    assert state["STATUS"] == "S" and state["Msg"]["btmineroff"] == "false"
+    multi = request(fleet, "whatsminer-m31s", command("summary+edevs+pools"))
+    assert {"summary", "edevs", "pools"} <= set(multi)
+    assert multi["edevs"][0]["DEVS"][0]["Name"] == "SM"
+
+
+def test_cgminer_firmware_answers_cmd_key_with_missing_command(fleet):
+    body = request(fleet, "avalon-1566", b'{"cmd":"status"}')
+    assert status(body)["Code"] == 24 and status(body)["Msg"] == "Missing JSON 'command'"
+
+
+def test_vnish_answers_version_with_its_error(fleet):
+    for payload in (command("version"), command("summary+pools")):
+        body = request(fleet, "vnish-s21pro", payload)
+        assert status(body)["STATUS"] == "E" and status(body)["Code"] == 0 and "id" not in body
+
+
+def test_privileged_commands_get_an_error_and_are_recorded(fleet):
+    fleet.journal.clear()
+    sent = {
+        "antminer-s21": command("restart"),
+        "braiins-s9": command("quit"),
+        "avalon-1566": command("switchpool", parameter="1"),
+        "whatsminer-m31s": b'{"cmd":"reboot"}',
+    }
+    for profile, payload in sent.items():
+        body = request(fleet, profile, payload)
+        assert status(body)["STATUS"] == "E", profile
+    recorded = fleet.journal.snapshot()
+    assert [(r.address, r.command) for r in recorded] == [
+        (host_of(fleet, "antminer-s21"), "restart"),
+        (host_of(fleet, "braiins-s9"), "quit"),
+        (host_of(fleet, "avalon-1566"), "switchpool|1"),
+        (host_of(fleet, "whatsminer-m31s"), "reboot"),
+    ]
+    assert fleet.journal.command_names() == {"restart", "quit", "switchpool", "reboot"}
+
+
+def test_malformed_requests(fleet):
+    host = host_of(fleet, "antminer-s19pro")
+    truncated = decode(ask(host, fleet.port, b'{"command":', half_close=True))
+    assert status(truncated)["Code"] == 23
+    missing = decode(ask(host, fleet.port, b'{"parameter":"0"}'))
+    assert status(missing)["Code"] == 24
+    # Over 64 KiB without a complete object: closed, no reply.
+    assert ask(host, fleet.port, b"{" + b" " * (70 * 1024)) == b""
+
+
+def test_request_framing_with_and_without_half_close_and_split_packets(fleet):
+    host = host_of(fleet, "braiins-s9")
+    assert status(decode(ask(host, fleet.port, command("summary"), half_close=True)))["STATUS"] == "S"
+    with socket.create_connection((host, fleet.port), timeout=3) as sock:
+        sock.sendall(b'{"comma')
+        time.sleep(0.05)
+        sock.sendall(b'nd":"pools"}')
+        raw = b""
+        while chunk := sock.recv(65536):
+            raw += chunk
+    assert "POOLS" in decode(raw)
+
+
+# -- moving values -------------------------------------------------------------------------
+
+
+def test_hashrate_moves_within_two_percent_and_types_are_kept(fleet, clock):
+    nominal = PROFILES["antminer-s19pro"].load("summary.json")["SUMMARY"][0]
+    first = request(fleet, "antminer-s19pro", command("summary"))["SUMMARY"][0]
+    second = request(fleet, "antminer-s19pro", command("summary"))["SUMMARY"][0]
+    assert first["GHS 5s"] != second["GHS 5s"]
+    for reply in (first, second):
+        for key in ("GHS 5s", "GHS av", "GHS 30m"):
+            assert isinstance(reply[key], float)
+            assert abs(reply[key] / nominal[key] - 1) <= 0.02 + 1e-6
+        assert isinstance(reply["Accepted"], int) and isinstance(reply["Elapsed"], int)
+        assert reply["Best Share"] == nominal["Best Share"]  # not a moving field
+
+
+def test_one_factor_per_request_across_totals_and_boards(fleet):
+    captured = PROFILES["antminer-s19pro"].load("stats.json")["STATS"][1]
+    stats = request(fleet, "antminer-s19pro", command("stats"))["STATS"][1]
+    factor = stats["GHS 5s"] / captured["GHS 5s"]
+    for chain in ("chain_rate1", "chain_rate2", "chain_rate3"):
+        assert isinstance(stats[chain], str) and re.fullmatch(r"\d+\.\d{2}", stats[chain])
+        assert float(stats[chain]) / float(captured[chain]) == pytest.approx(factor, rel=1e-5)
+    assert stats["chain_rate4"] == "" and stats["total_rateideal"] == captured["total_rateideal"]
+    assert stats["temp_chip1"] == captured["temp_chip1"]
+
+
+def test_hashrate_scale_knob_stops_hashing_but_keeps_types(fleet):
+    miner = fleet.miner(host_of(fleet, "vnish-s21pro"))
+    miner.state.hashrate_scale = 0.0
+    try:
+        stats = request(fleet, "vnish-s21pro", command("stats"))["STATS"][1]
+    finally:
+        miner.state.hashrate_scale = 1.0
+    assert stats["GHS 5s"] == "0.00" and stats["GHS av"] == 0.0 and stats["chain_rate2"] == 0.0
+    assert stats["chain_rateideal1"] == 65505.727  # nominal, not a measured rate
+
+
+def test_counters_and_clock_follow_wall_time(fleet, clock):
+    before = request(fleet, "whatsminer-m31s", command("summary"))["SUMMARY"][0]
+    clock.advance(3600)
+    after_body = request(fleet, "whatsminer-m31s", command("summary"))
+    after = after_body["SUMMARY"][0]
+    assert after["Elapsed"] - before["Elapsed"] == 3600
+    assert after["Uptime"] - before["Uptime"] == 3600
+    assert after["Accepted"] > before["Accepted"] and isinstance(after["Accepted"], int)
+    assert after["Total MH"] > before["Total MH"]
+    assert after_body["STATUS"][0]["When"] == int(clock())
+    assert after["Firmware Version"] == "'20201202.22.REL'"
+    pools = request(fleet, "whatsminer-m31s", command("pools"))["POOLS"][0]
+    assert pools["Last Share Time"] <= int(clock()) and int(clock()) - pools["Last Share Time"] < 60
+
+
+def test_avalon_bracket_strings_move_too(fleet):
+    mm = request(fleet, "avalon-1566", command("stats"))["STATS"][0]["MM ID0"]
+    captured = PROFILES["avalon-1566"].load("stats.json")["STATS"][0]["MM ID0"]
+    ghs = float(re.search(r"GHSmm\[([\d.]+)\]", mm).group(1))
+    assert abs(ghs / 201920.42 - 1) <= 0.02 + 1e-6
+    assert re.search(r"GHSavg\[\d+\.\d{2}\]", mm)
+    assert re.sub(r"(GHSspd|GHSmm|GHSavg|MGHS|Elapsed)\[[^\]]*\]", "", mm) == re.sub(
+        r"(GHSspd|GHSmm|GHSavg|MGHS|Elapsed)\[[^\]]*\]", "", captured
+    )
+
+
+def test_noise_is_deterministic_per_seed():
+    clock = ManualClock()
+
+    def sequence(seed: int, first: str) -> list[bytes]:
+        fleet = SimulatedFleet.build(2, ["luxos-s19kpro"], first_address=first, port=0, seed=seed, clock=clock)
+        with FleetThread(fleet):
+            return [ask(m.address, fleet.port, command("summary+devs")) for m in fleet.miners for _ in range(3)]
+
+    a = sequence(11, "127.77.10.1")
+    assert a == sequence(11, "127.77.11.1")
+    assert a != sequence(12, "127.77.12.1")
+    assert a[0:3] != a[3:6]  # two miners of one fleet do not move in lockstep
+
+
+# -- server and fleet ----------------------------------------------------------------------
+
+
+def test_address_that_is_not_a_miner_gets_no_reply(fleet):
+    assert ask("127.77.250.1", fleet.port, command("summary")) == b""
+
+
+def test_three_hundred_miners_on_one_listener():
+    fleet = SimulatedFleet.build(300, first_address="127.78.0.250", port=0)
+    assert fleet.miners[5].address == "127.78.1.1"  # .255 and .0 skipped
+    deadline = time.monotonic() + 15
+    with FleetThread(fleet):
+        for miner in fleet.miners:
+            assert time.monotonic() < deadline
+            body = decode(ask(miner.address, fleet.port, command("summary"), timeout=2))
+            assert status(body)["STATUS"] == "S"
+    assert len(fleet.journal) == 300
+    assert {r.address for r in fleet.journal.snapshot()} == set(fleet.by_address)
+
+
+def test_per_address_listeners():
+    fleet = SimulatedFleet.build(3, ["braiins-s9"], first_address="127.77.20.1", port=0)
+    with FleetThread(fleet, per_address=True):
+        for miner in fleet.miners:
+            assert status(decode(ask(miner.address, fleet.port, command("version"))))["STATUS"] == "S"
+        with pytest.raises(ConnectionRefusedError):
+            ask("127.77.20.9", fleet.port, command("version"))
+
+
+def test_latency_knob_delays_only_that_miner(fleet):
+    slow, fast = fleet.miners[0], fleet.miners[1]
+    slow.state.latency = 0.4
+    try:
+        started = time.monotonic()
+        decode(ask(slow.address, fleet.port, command("version")))
+        assert time.monotonic() - started >= 0.4
+        started = time.monotonic()
+        decode(ask(fast.address, fleet.port, command("version")))
+        assert time.monotonic() - started < 0.3
+    finally:
+        slow.state.latency = 0.0
+
+
+def test_idle_connection_is_closed():
+    fleet = SimulatedFleet.build(1, first_address="127.77.30.1", port=0)
+    with FleetThread(fleet, idle_timeout=0.3):
+        started = time.monotonic()
+        assert ask("127.77.30.1", fleet.port, b"", timeout=3) == b""
+        assert time.monotonic() - started < 2
+    assert len(fleet.journal) == 0
+
+
+def test_fleet_addresses_stay_on_loopback_and_skip_0_and_255():
+    assert list(fleet_addresses("127.0.0.254", 3)) == ["127.0.0.254", "127.0.1.1", "127.0.1.2"]
+    with pytest.raises(ValueError):
+        list(fleet_addresses("127.255.255.254", 3))
+    with pytest.raises(ValueError):
+        list(fleet_addresses("10.0.0.1", 1))
+
+
+def test_file_sd_groups_per_profile(tmp_path):
+    fleet = SimulatedFleet.build(9, first_address="127.77.40.1", port=4099)
+    path = fleet.write_file_sd(tmp_path / "sd" / "miners.json", labels={"site": "lab"})
+    groups = json.loads(path.read_text())
+    assert [g["labels"]["profile"] for g in groups] == list(PROFILES)
+    assert sum(len(g["targets"]) for g in groups) == 9
+    assert sorted(t for g in groups for t in g["targets"]) == sorted(fleet.targets())
+    for group in groups:
+        profile = PROFILES[group["labels"]["profile"]]
+        assert group["labels"] == {**profile.labels(), "site": "lab"}
+        assert all(re.fullmatch(r"127\.77\.40\.\d+:4099", t) for t in group["targets"])
+        assert all(isinstance(v, str) for v in group["labels"].values())
+
+
+def test_cli_lists_profiles_and_rejects_unknown_ones():
+    runner = CliRunner()
+    listed = runner.invoke(simulate, ["--list-profiles"])
+    assert listed.exit_code == 0 and all(name in listed.output for name in PROFILES)
+    bad = runner.invoke(simulate, ["--profiles", "antminer-s19pro,nope"])
+    assert bad.exit_code != 0 and "nope" in bad.output
