@@ -62,7 +62,7 @@ def cgminer(config_file: str | None, listen: str, log_level: str) -> None:
 @click.option("--miners", default=12, show_default=True, type=click.IntRange(1, 20000), help="Simulated miners.")
 @click.option("--web.listen-address", "listen", default="127.0.0.1:9891", show_default=True)
 @click.option("--simulator.first-address", "first_address", default="127.10.0.1", show_default=True)
-@click.option("--simulator.port", "sim_port", default=4028, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--simulator.port", "sim_port", default=4028, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds (default: run until Ctrl-C).")
 @log_option
 def demo(config_file, miners, listen, first_address, sim_port, duration, log_level) -> None:

@@ -107,8 +107,9 @@ class MinerServer:
         except (ConnectionError, OSError, RequestTooLarge, TimeoutError):
             writer.transport.abort()
         except asyncio.CancelledError:
+            # Shutting down: end quietly. Re-raising makes asyncio's stream
+            # callback log the cancelled connection task as an error.
             writer.transport.abort()
-            raise
         except Exception:  # a bug must cost one connection, never the listener
             log.exception("simulator connection failed")
             writer.transport.abort()

@@ -24,3 +24,9 @@ def check_metrics(exposition: bytes) -> str:
     if done.returncode not in (0, 3) and not findings:
         findings = f"promtool exited {done.returncode}"
     return findings
+
+
+def check_config(path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [promtool_path(), "check", "config", "--syntax-only", str(path)], capture_output=True, text=True, timeout=60
+    )

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from hashwatch.config import StrictModel
 
 from .client import DEFAULT_PORT, split_target
+from .metrics import RESERVED_LABELS
 
 # Private ranges and loopback: enough for a farm's LAN, while /probe cannot be
 # turned into a scanner of the internet.
@@ -32,7 +33,7 @@ class MinerTarget(StrictModel):
     @field_validator("labels")
     @classmethod
     def _no_reserved(cls, value: dict[str, str]) -> dict[str, str]:
-        reserved = {"miner", "board", "sensor", "fan", "pool", "result", "reason", "code"} & set(value)
+        reserved = RESERVED_LABELS & set(value)
         if reserved:
             raise ValueError(f"label names {sorted(reserved)} are used by hashwatch's own metrics")
         return value

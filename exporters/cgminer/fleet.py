@@ -11,6 +11,7 @@ import glob
 import json
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,10 +19,13 @@ import yaml
 
 from .client import ClientSettings, split_target
 from .config import FleetConfig
-from .metrics import MinerSample
+from .metrics import RESERVED_LABELS, MinerSample
 from .scrape import MinerMemory, ScrapeResult, scrape
 
 log = logging.getLogger(__name__)
+
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -51,8 +55,15 @@ def read_file_sd(path: str) -> list[FleetTarget]:
         labels = group.get("labels") or {}
         if not isinstance(labels, dict):
             raise FileSDError(f"{path}: group {number} 'labels' is not a mapping")
-        # Prometheus' internal labels (__address__, __meta_*) are not exported.
-        kept = tuple(sorted((str(k), str(v)) for k, v in labels.items() if not str(k).startswith("__")))
+        # Prometheus' internal labels (__address__, __meta_*) are not exported, and
+        # names hashwatch uses itself (make, model, ...) come from the device.
+        kept = tuple(
+            sorted(
+                (str(k), str(v))
+                for k, v in labels.items()
+                if not str(k).startswith("__") and str(k) not in RESERVED_LABELS and _LABEL_NAME.match(str(k))
+            )
+        )
         for target in group["targets"]:
             split_target(str(target))
             targets.append(FleetTarget(str(target), kept))

@@ -216,6 +216,13 @@ def _maybe(family: Metric, values: tuple[str, ...], value: float | int | None, *
         family.add_metric(_with(values, *extra), float(value))
 
 
+# Label names the collectors use themselves; a fleet target label with one of
+# these names would make a family with duplicate label names.
+RESERVED_LABELS = frozenset(
+    {"miner", "board", "sensor", "fan", "pool", "url", "user", "worker", "result", "reason", "code",
+     "make", "model", "firmware", "firmware_version"}
+)
+
 COLLECTORS: tuple[type[_Group], ...] = (
     ScrapeCollector,
     IdentityCollector,

@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 
 from hashwatch import __version__
@@ -25,6 +25,9 @@ from .scrape import MinerMemory, ScrapeResult, scrape
 log = logging.getLogger(__name__)
 
 MAX_REMEMBERED_PROBE_TARGETS = 100_000
+# The text format generate_latest writes. Pinned: prometheus_client's own
+# CONTENT_TYPE_LATEST now announces 1.0.0, which older Prometheus servers reject.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class SelfMetrics:
@@ -135,7 +138,7 @@ class Exporter:
         registry = CollectorRegistry(auto_describe=False)
         for collector in collectors_for([MinerSample((), result)], ()):
             registry.register(collector)
-        return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})
 
     async def metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self.self_metrics.registry)
@@ -154,7 +157,7 @@ class Exporter:
             for collector in collectors_for(samples, label_names):
                 registry.register(collector)
             body = generate_latest(m.registry) + generate_latest(registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def index(self, request: web.Request) -> web.Response:
         fleet = f"{len(self.fleet.targets())} miners in fleet mode" if self.fleet.enabled else "fleet mode off"
