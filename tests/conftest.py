@@ -16,7 +16,7 @@ FLEET_SIZE = 2 * len(PROFILES)
 @pytest.fixture(scope="session")
 def sim_fleet():
     fleet = SimulatedFleet.build(FLEET_SIZE, first_address="127.88.0.1", port=0, seed=7)
-    with FleetThread(fleet) as running:
+    with FleetThread(fleet):
         yield fleet
 
 

@@ -135,8 +135,9 @@ def test_s21_2024_full_scrape():
     assert status.uptime_seconds == 59129
     assert status.boards == []  # the abbreviated capture has no chain keys
     assert [fan.rpm for fan in status.fans] == [6000, 5880, 5040, 5040]
-    assert [pool.status for pool in status.pools] == ["Alive", "Deed", "Deed"]
-    assert [pool.alive for pool in status.pools] == [True, False, False]
+    # the two empty "Deed" slots are unconfigured placeholders, not dead pools
+    assert [pool.status for pool in status.pools] == ["Alive"]
+    assert [pool.alive for pool in status.pools] == [True]
     assert status.pools[0].user == "proto_mining_sw_test_s21-0a5"
 
 
@@ -331,19 +332,18 @@ def test_version_identity(path, model, firmware, version):
          ["CosmosCapitalFund.COSMOSxCNKxS17Px00001"] * 3, [86241, 63, 196]),
         ("antminer/s19_stock_2020_pools_pool_stale_double_percent_deed.json", ["Alive", "Alive", "Deed"],
          [True, False, False], ["aaa.226x94", "bbb.226x94", "ccc.226x94"], [0, 0, 0]),
-        ("antminer/s19pro_stock_2020_pools_luxor_zec.json", ["Alive", "Dead", "Dead"], [True, False, False],
-         ["x.001", "", ""], [2848, 0, 0]),
+        # empty-URL slots are unconfigured placeholders: skipped, not exported as dead pools
+        ("antminer/s19pro_stock_2020_pools_luxor_zec.json", ["Alive"], [True], ["x.001"], [2848]),
         ("antminer/s19pro_stock_2020_pools_xnsub.json", ["Alive"] * 3, [True, False, True],
          ["aaa.bbb"] * 3, [100129, 0, 0]),
         ("antminer/s19pro_stock_2022_pools.json", ["Alive"] * 3, [True, False, False],
          ["satokierepair.H04YK"] * 3, [4057, 0, 0]),
-        ("antminer/s21_stock_2024_pools.json", ["Alive", "Deed", "Deed"], [True, False, False],
-         ["proto_mining_sw_test_s21-0a5", "", ""], [11187, 0, 0]),
+        ("antminer/s21_stock_2024_pools.json", ["Alive"], [True], ["proto_mining_sw_test_s21-0a5"], [11187]),
     ],
 )
 def test_pools(path, statuses, active, users, accepted):
     pools = AntminerParser().parse({"pools": load_reply(path, "pools")}).pools
-    assert [pool.index for pool in pools] == ["0", "1", "2"]
+    assert [pool.index for pool in pools] == [str(i) for i in range(len(statuses))]
     assert [pool.status for pool in pools] == statuses
     assert [pool.alive for pool in pools] == [status == "Alive" for status in statuses]  # "Deed" is dead
     assert [pool.active for pool in pools] == active

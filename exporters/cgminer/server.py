@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
+from prometheus_client import GCCollector, PlatformCollector, ProcessCollector, disable_created_metrics
 
 from hashwatch import __version__
 
@@ -23,6 +23,9 @@ from .metrics import MinerSample, collectors_for
 from .scrape import MinerMemory, ScrapeResult, scrape
 
 log = logging.getLogger(__name__)
+
+# `*_created` series double the exporter's own output and no dashboard uses them.
+disable_created_metrics()
 
 MAX_REMEMBERED_PROBE_TARGETS = 100_000
 # The text format generate_latest writes. Pinned: prometheus_client's own

@@ -17,20 +17,14 @@ or a chain state); "0-0-0-0"/"" placeholders of empty slots are not boards.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from ..model import SENSOR_CHIP, SENSOR_PCB, Board, Fan, MinerStatus
 from ..reply import Reply
 from ..units import dash_numbers, hashrate, to_float, to_int
 from . import register
 from .base import FirmwareParser
-from .common import apply_summary, first_present, parse_pools
-
-T = TypeVar("T")
-
-# Errors a malformed reply can provoke in the readers below.
-_DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError)
+from .common import apply_summary, first_present, guarded, parse_pools
 
 _CHAIN_KEY = re.compile(r"^chain_(?:acn|rate|acs|hw|state)(\d+)$")
 _FAN_KEY = re.compile(r"^fan(\d+)$")
@@ -42,13 +36,6 @@ _WORD_SUFFIX = re.compile(r"^(.*?)\s+((?:hiveon|blissz)\b.*)$", re.IGNORECASE)
 # ~504 (its MH/s spec) and the D3 to ~16300 (a 19 GH/s machine).
 _MH_WITHOUT_RATE_UNIT = ("L3", "D3")
 
-
-def guarded(default: T, func: Callable[..., T], *args: Any) -> T:
-    """func(*args), or default when odd data makes it raise: one bad section must not sink a scrape."""
-    try:
-        return func(*args)
-    except _DATA_ERRORS:
-        return default
 
 
 def stats_parts(reply: Reply | None) -> tuple[dict[str, Any], dict[str, Any]]:

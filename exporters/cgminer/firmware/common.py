@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from ..model import MinerStatus, Pool
 from ..reply import Reply
 from ..units import to_float, to_int
+
+T = TypeVar("T")
+
+# Errors odd data can provoke in a reader; anything else is a bug and should surface.
+DATA_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError)
+
+
+def guarded(default: T, func: Callable[..., T], *args: Any) -> T:
+    """func(*args), or default when odd data makes it raise: one bad section must not sink a scrape."""
+    try:
+        return func(*args)
+    except DATA_ERRORS:
+        return default
+
 
 # Status words meaning the pool answers. Stock Antminer spells Dead as "Deed".
 _ALIVE = frozenset({"alive"})

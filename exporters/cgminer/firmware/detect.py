@@ -11,6 +11,7 @@ from ..reply import Reply
 
 DETECTION_SEQUENCE: tuple[str, ...] = ("version", "stats", "summary")
 FALLBACK = "cgminer"
+_BTMINER_SUMMARY_KEYS = frozenset({"Factory GHS", "Power Mode", "Firmware Version", "Power_RT"})
 
 
 def _stats_type(reply: Reply | None) -> str:
@@ -58,6 +59,10 @@ def identify(replies: dict[str, Reply]) -> str | None:
     if "summary" in replies:
         description = replies["summary"].description.lower()
         if "btminer" in description or "whatsminer" in description:
+            return "whatsminer"
+        # Older btminer builds call themselves "cgminer 4.9.2" but write keys
+        # no other firmware has.
+        if _BTMINER_SUMMARY_KEYS & set(replies["summary"].first("SUMMARY")):
             return "whatsminer"
         if "bosminer" in description:
             return "braiins"

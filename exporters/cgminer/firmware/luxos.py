@@ -16,9 +16,9 @@ from ..model import SENSOR_CHIP, SENSOR_INLET, SENSOR_OUTLET, SENSOR_PCB, Board,
 from ..reply import Reply
 from ..units import to_float, to_int
 from . import register
-from .antminer import fill_hashrates, guarded, rate, rate_unit, read_boards, read_fans, split_type, stats_parts
+from .antminer import fill_hashrates, rate, rate_unit, read_boards, read_fans, split_type, stats_parts
 from .base import FirmwareParser
-from .common import apply_summary, first_present, parse_pools
+from .common import apply_summary, first_present, guarded, parse_pools
 
 _COOLANT_WORDS = ("water", "coolant", "liquid")
 

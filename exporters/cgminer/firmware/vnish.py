@@ -16,7 +16,6 @@ from . import register
 from .antminer import (
     chain_layout,
     fill_hashrates,
-    guarded,
     rate_unit,
     read_boards,
     read_fans,
@@ -25,7 +24,7 @@ from .antminer import (
     suffix_version,
 )
 from .base import FirmwareParser
-from .common import apply_summary, parse_pools
+from .common import apply_summary, guarded, parse_pools
 
 # `state` words. Hashing while the autotuner works counts as mining; words for a
 # deliberate stop are "not mining"; anything else (initializing, failure, ...)
