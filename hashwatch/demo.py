@@ -6,7 +6,6 @@ internet: the quickest way to see what hashwatch exports.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from exporters.cgminer.server import Exporter
 from simulator import SimulatedFleet
 
 from .settings import HashwatchConfig
-from .web import serve
+from .web import serve, wait_until_stopped
 
 
 async def run_demo(
@@ -31,9 +30,8 @@ async def run_demo(
             cgminer = config.cgminer.model_copy(
                 update={"fleet": FleetConfig(file_sd=[str(file_sd)], concurrency=config.cgminer.fleet.concurrency)}
             )
-            runner = await serve(Exporter(cgminer).app(), listen)
+            runner, url = await serve(Exporter(cgminer).app(), listen)
             try:
-                url = _base_url(runner)
                 print(f"simulated miners: {len(fleet)} on {fleet.targets()[0]} .. {fleet.targets()[-1]}")
                 print(f"file_sd targets:  {file_sd}")
                 print(f"fleet metrics:    {url}metrics")
@@ -41,17 +39,9 @@ async def run_demo(
                 print(f"landing page:     {url}")
                 await _first_scrape(url)
                 print("press Ctrl-C to stop", flush=True)
-                if duration is None:
-                    await asyncio.Event().wait()
-                else:
-                    await asyncio.sleep(duration)
+                await wait_until_stopped(duration)
             finally:
                 await runner.cleanup()
-
-
-def _base_url(runner) -> str:
-    host, port = runner.addresses[0][:2]
-    return f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
 
 
 async def _first_scrape(url: str) -> None:

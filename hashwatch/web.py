@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -25,7 +24,8 @@ def parse_listen_address(value: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port)
 
 
-async def serve(app: web.Application, listen: str, on_ready: Callable[[str], Awaitable[None] | None] | None = None) -> web.AppRunner:
+async def serve(app: web.Application, listen: str) -> tuple[web.AppRunner, str]:
+    """Start serving; returns the runner (for cleanup) and the base URL, port resolved."""
     host, port = parse_listen_address(listen)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -34,19 +34,21 @@ async def serve(app: web.Application, listen: str, on_ready: Callable[[str], Awa
     bound = runner.addresses[0] if runner.addresses else (host, port)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{bound[1]}/"
     log.info("listening on %s", url)
-    if on_ready is not None:
-        maybe = on_ready(url)
-        if asyncio.iscoroutine(maybe):
-            await maybe
-    return runner
+    return runner, url
+
+
+async def wait_until_stopped(duration: float | None) -> None:
+    """Block until cancelled (Ctrl-C), or for `duration` seconds when given (tests, demos)."""
+    if duration is None:
+        await asyncio.Event().wait()
+    else:
+        await asyncio.sleep(duration)
 
 
 async def run_forever(app: web.Application, listen: str, duration: float | None = None) -> None:
-    runner = await serve(app, listen, lambda url: print(f"serving on {url}", flush=True))
+    runner, url = await serve(app, listen)
+    print(f"serving on {url}", flush=True)
     try:
-        if duration is None:
-            await asyncio.Event().wait()
-        else:
-            await asyncio.sleep(duration)
+        await wait_until_stopped(duration)
     finally:
         await runner.cleanup()

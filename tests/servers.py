@@ -26,9 +26,8 @@ class AppThread:
         asyncio.set_event_loop(self._loop)
         try:
             self.app = self._make_app()
-            self._runner = self._loop.run_until_complete(serve(self.app, "127.0.0.1:0"))
-            host, port = self._runner.addresses[0][:2]
-            self.url = f"http://{host}:{port}"
+            self._runner, url = self._loop.run_until_complete(serve(self.app, "127.0.0.1:0"))
+            self.url = url.rstrip("/")
         except BaseException as exc:  # surfaced by start()
             self._error = exc
             self._ready.set()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 
 import pytest
 
@@ -11,8 +10,8 @@ from exporters.cgminer.firmware import PARSERS
 from exporters.cgminer.firmware.antminer import AntminerParser, split_type
 from exporters.cgminer.firmware.detect import identify
 from exporters.cgminer.model import MinerStatus
-from exporters.cgminer.reply import Reply
 from tests.cgminer_fixtures import load_reply, load_replies
+from tests.mangle import mangled_replies
 
 S19PRO_2022 = {
     "version": "antminer/s19pro_stock_2022_version.json",
@@ -38,33 +37,6 @@ def parse_stats(path: str) -> MinerStatus:
 
 def board_map(status: MinerStatus) -> dict:
     return {board.index: board for board in status.boards}
-
-
-# Values a firmware might put anywhere; used to check parse() never raises.
-WEIRD_VALUES = (None, "", "abc", "-", [], {}, [1, 2], -1, 0, 1e308, True, "1e999", "nan", "5 W")
-
-
-def mangled_variants(replies: dict[str, Reply]):
-    """Yield copies of the replies with one field (or one whole section) replaced by junk."""
-    for command, reply in replies.items():
-        for name, section in reply.sections.items():
-            for junk in ("junk", None, 42, ["junk"], {"junk": 1}):
-                broken = copy.deepcopy(replies)
-                broken[command].sections[name] = junk
-                yield broken
-            items = section if isinstance(section, list) else [section]
-            for position, item in enumerate(items):
-                if not isinstance(item, dict):
-                    continue
-                for key in item:
-                    for junk in WEIRD_VALUES:
-                        broken = dict(replies)
-                        entry = dict(item, **{key: junk})
-                        new_items = list(items)
-                        new_items[position] = entry
-                        broken[command] = copy.copy(reply)
-                        broken[command].sections = dict(reply.sections, **{name: new_items})
-                        yield broken
 
 
 # --- declaration -----------------------------------------------------------
@@ -454,7 +426,7 @@ def test_identify_vnish386_is_not_antminer():
 def test_malformed_fields_never_raise(files):
     replies = load_replies(files)
     count = 0
-    for broken in mangled_variants(replies):
+    for broken in mangled_replies(replies):
         assert isinstance(AntminerParser().parse(broken), MinerStatus)
         count += 1
     assert count > 100

@@ -13,7 +13,7 @@ from exporters.cgminer.firmware.avalon import AvalonParser
 from exporters.cgminer.firmware.detect import identify
 from exporters.cgminer.model import Fault, MinerStatus
 from tests.cgminer_fixtures import load_multi, load_reply, load_replies
-from tests.test_firmware_generic import mangled_replies
+from tests.mangle import mangled_replies
 
 A1566 = {
     "version": "avalon/avalon1566_fw24102401_version.json",

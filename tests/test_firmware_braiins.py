@@ -10,7 +10,7 @@ from exporters.cgminer.firmware.braiins import BraiinsParser
 from exporters.cgminer.firmware.detect import identify
 from exporters.cgminer.model import MinerStatus
 from tests.cgminer_fixtures import load_reply, load_replies
-from tests.test_firmware_generic import mangled_replies
+from tests.mangle import mangled_replies
 
 BOS = {
     "version": "braiins/s9_bos_0.2.0_version.json",

@@ -1,12 +1,8 @@
 """The generic "cgminer" fallback parser against recorded replies.
-
-Also home of mangled_replies(), the never-raise check the other firmware tests share.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,49 +11,13 @@ from exporters.cgminer.firmware import PARSERS, parser_for
 from exporters.cgminer.firmware.detect import identify
 from exporters.cgminer.firmware.generic import GenericParser, ghs_unit
 from exporters.cgminer.model import MinerStatus
-from exporters.cgminer.reply import Reply
 from tests.cgminer_fixtures import load_reply, load_replies
+from tests.mangle import mangled_replies
 
 CGMINER_490_SUMMARY = "other/cgminer490_summary_bestshare_uint64max.json"
 CHEETAH_DEVDETAILS = "other/cheetah_c3012_devdetails.json"
 ACCESS_DENIED = "errors/cgminer490_access_denied_code45.json"
 
-# Values a firmware might put anywhere.
-WEIRD_VALUES = (None, "", "abc", "-", [], {}, [1, 2], -1, 0, 1e308, True, "1e999", "nan", "5 W", "'x'")
-
-
-def mangled_replies(replies: dict[str, Reply]) -> Iterator[dict[str, Reply]]:
-    """Copies of `replies` with one field, one section or one btminer Msg replaced by junk."""
-    for command, reply in replies.items():
-        for junk in ("junk", None, 42, ["junk"], {"btmineroff": []}):
-            broken = dict(replies)
-            broken[command] = copy.copy(reply)
-            broken[command].msg = junk
-            yield broken
-        if isinstance(reply.msg, dict):
-            for key in reply.msg:
-                for junk in WEIRD_VALUES:
-                    broken = dict(replies)
-                    broken[command] = copy.copy(reply)
-                    broken[command].msg = dict(reply.msg, **{key: junk})
-                    yield broken
-        for name, section in reply.sections.items():
-            for junk in ("junk", None, 42, ["junk"], {"junk": 1}):
-                broken = copy.deepcopy(replies)
-                broken[command].sections[name] = junk
-                yield broken
-            items = section if isinstance(section, list) else [section]
-            for position, item in enumerate(items):
-                if not isinstance(item, dict):
-                    continue
-                for key in item:
-                    for junk in WEIRD_VALUES:
-                        new_items = list(items)
-                        new_items[position] = dict(item, **{key: junk})
-                        broken = dict(replies)
-                        broken[command] = copy.copy(reply)
-                        broken[command].sections = dict(reply.sections, **{name: new_items})
-                        yield broken
 
 
 def parse(files: dict[str, str]) -> MinerStatus:

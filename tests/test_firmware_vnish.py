@@ -10,7 +10,7 @@ from exporters.cgminer.firmware.detect import identify
 from exporters.cgminer.firmware.vnish import VnishParser
 from exporters.cgminer.model import Fault, MinerStatus
 from tests.cgminer_fixtures import load_reply, load_replies
-from tests.test_firmware_antminer import mangled_variants
+from tests.mangle import mangled_replies
 
 S21PRO_127 = {
     "stats": "vnish/s21pro_vnish127_stats.json",
@@ -189,7 +189,7 @@ def test_missing_reply(missing):
 @pytest.mark.parametrize("files", [S21PRO_127, S19XP_120, S9_386])
 def test_malformed_fields_never_raise(files):
     count = 0
-    for broken in mangled_variants(load_replies(files)):
+    for broken in mangled_replies(load_replies(files)):
         assert isinstance(VnishParser().parse(broken), MinerStatus)
         count += 1
     assert count > 100

@@ -11,7 +11,7 @@ from exporters.cgminer.firmware.whatsminer import WhatsminerParser
 from exporters.cgminer.model import MinerStatus
 from exporters.cgminer.reply import parse_reply
 from tests.cgminer_fixtures import load_multi, load_reply, load_replies
-from tests.test_firmware_generic import mangled_replies
+from tests.mangle import mangled_replies
 
 M31S_2020_12 = {
     "summary": "whatsminer/m31s_fw20201202_summary.json",
