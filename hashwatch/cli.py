@@ -74,6 +74,39 @@ def demo(config_file, miners, listen, first_address, sim_port, duration, log_lev
     asyncio.run(run_demo(config, miners, listen, first_address, sim_port, duration))
 
 
+@main.command()
+@click.argument("networks", metavar="CIDR...", nargs=-1, required=True)
+@click.option("--site", default=None, help="Value of the `site` label of every target.")
+@click.option("--port", default=4028, show_default=True, type=click.IntRange(1, 65535), help="CGMiner API port.")
+@click.option("--output", default="miners.json", show_default=True, type=click.Path(), help="file_sd JSON file to write.")
+@click.option("--concurrency", default=512, show_default=True, type=click.IntRange(1, 10000), help="Hosts in progress at once.")
+@click.option(
+    "--connect-timeout", "connect_timeout", default=0.5, show_default=True,
+    type=click.FloatRange(0, 60, min_open=True), help="TCP connect timeout, seconds.",
+)
+@click.option(
+    "--timeout", default=5.0, show_default=True, type=click.FloatRange(0, 300, min_open=True),
+    help="Budget per host (connect and identify), seconds.",
+)
+@click.option("--label", "labels", multiple=True, metavar="NAME=VALUE", help="Extra label for every target (repeatable).")
+@click.option(
+    "--max-hosts", "max_hosts", default=65536, show_default=True, type=click.IntRange(1, 1 << 24),
+    help="Refuse to scan more addresses than this.",
+)
+def discover(networks, site, port, output, concurrency, connect_timeout, timeout, labels, max_hosts) -> None:
+    """Scan networks for miners and write a Prometheus file_sd file labelled with make, model and firmware."""
+    from exporters.cgminer.discover import DiscoverError, run_discovery
+
+    try:
+        run_discovery(
+            networks, site=site, port=port, output=output, concurrency=concurrency,
+            connect_timeout=connect_timeout, timeout=timeout, labels=labels, max_hosts=max_hosts,
+        )
+    except DiscoverError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
 def _attach_simulator() -> None:
     from simulator.cli import simulate
 

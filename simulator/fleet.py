@@ -5,6 +5,8 @@
         fleet.targets()                 # ["127.77.0.1:40123", ...]
     async with fleet.serve():           # inside an existing event loop
         ...
+    fleet.set_fault({"fault": "board_dead", "board": 1}, ["127.77.0.1"])   # see faults.py
+    fleet.clear_faults()
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .faults import FaultError, FaultSpec, Offline, parse_fault
 from .miner import Clock, CommandJournal, MinerState, SimulatedMiner
 from .profiles import PROFILES, Profile, get_profile
 from .server import MinerServer
@@ -64,6 +67,7 @@ class SimulatedFleet:
             self.by_address[miner.address] = miner
         self.port = port  # 0 until served means "pick a free port"; then the real one
         self.journal = journal if journal is not None else CommandJournal()
+        self._servers: list[MinerServer] = []  # told when a miner goes offline or comes back
 
     @classmethod
     def build(
@@ -99,6 +103,51 @@ class SimulatedFleet:
 
     def miner(self, address: str) -> SimulatedMiner:
         return self.by_address[address]
+
+    # -- faults --
+
+    def _resolve(self, addresses: Iterable[str] | None) -> list[SimulatedMiner]:
+        if addresses is None:
+            return self.miners
+        chosen = []
+        for address in addresses:
+            miner = self.by_address.get(address)
+            if miner is None:
+                raise FaultError(f"miners: {address} is not a simulated miner")
+            chosen.append(miner)
+        return chosen
+
+    def set_fault(self, fault: FaultSpec | Mapping[str, Any], addresses: Iterable[str]) -> list[str]:
+        """Start `fault` on these miners, all or none: raises FaultError before changing any."""
+        spec = fault if isinstance(fault, FaultSpec) else parse_fault(dict(fault))
+        miners = self._resolve(addresses)
+        for miner in miners:
+            spec.check(miner.profile)
+        for miner in miners:
+            miner.set_fault(spec)
+        changed = [miner.address for miner in miners]
+        if isinstance(spec, Offline):
+            self._offline_changed(changed)
+        return changed
+
+    def clear_faults(self, addresses: Iterable[str] | None = None, names: Iterable[str] | None = None) -> list[str]:
+        """End faults (by name or key; all when names is None) on these miners (default: all).
+
+        Returns the miners that had one. A reboot is an event, not a state: it stays done.
+        """
+        wanted = None if names is None else list(names)
+        cleared = [miner.address for miner in self._resolve(addresses) if miner.clear_faults(wanted)]
+        if cleared:
+            self._offline_changed(cleared)
+        return cleared
+
+    def faults(self) -> dict[str, list[dict[str, Any]]]:
+        """address -> its active faults, for the miners that have any."""
+        return {miner.address: [f.public() for f in miner.faults] for miner in self.miners if miner.faults}
+
+    def _offline_changed(self, addresses: list[str]) -> None:
+        for server in list(self._servers):
+            server.offline_changed(addresses)
 
     def targets(self) -> list[str]:
         return [f"{miner.address}:{self.port}" for miner in self.miners]
@@ -150,9 +199,11 @@ class SimulatedFleet:
         """Listen for the whole fleet while the block runs; self.port is the real port inside."""
         server = self.server(bind=bind, per_address=per_address, idle_timeout=idle_timeout)
         self.port = await server.start()
+        self._servers.append(server)
         try:
             yield server
         finally:
+            self._servers.remove(server)
             await server.close()
 
 

@@ -21,13 +21,15 @@ from typing import Any
 from .profiles import FieldRules
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Moment:
     """Everything one request's values depend on."""
 
     now: float  # unix seconds, becomes STATUS When
-    running: float  # seconds since the simulated miner started
+    running: float  # seconds since the simulated miner (re)started: Elapsed grows with it
     factor: float  # multiplier of every hashrate field in this reply
+    work: float  # seconds of full-rate hashing since the (re)start: counters grow with it
+    carry: float = 1.0  # 1: the captured totals still count; 0 after a simulated reboot
 
 
 Render = Callable[[Moment], str]
@@ -88,10 +90,10 @@ def _text_format(text: str) -> Callable[[float], str] | None:
 def _moving(kind: str, base: float, fmt: Callable[[float], str], rate: float = 0.0) -> Render:
     if kind == "hashrate":
         return lambda m: fmt(base * m.factor)
-    if kind == "counter":
-        return lambda m: fmt(base + rate * m.running)
+    if kind == "counter":  # counters grow only while hashing, and restart from 0 after a reboot
+        return lambda m: fmt(m.carry * base + rate * m.work)
     if kind == "elapsed":
-        return lambda m: fmt(base + m.running)
+        return lambda m: fmt(m.carry * base + m.running)
     if kind == "timestamp":  # base is the offset from the capture's When
         return lambda m: fmt(int(m.now) + base)
     if kind == "now":

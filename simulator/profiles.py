@@ -16,6 +16,17 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from .layouts import (
+    NO_LAYOUT,
+    RATES,
+    Bracket,
+    Entries,
+    Layout,
+    Named,
+    Plain,
+    bitmain_stats,
+)
+
 
 @dataclass(frozen=True)
 class FieldRules:
@@ -80,6 +91,7 @@ class Profile:
     cmd_replies: dict[str, str] = field(default_factory=dict)  # btminer API v2 {"cmd": ...}
     noise: float = 0.02  # hashrate varies by +/- this fraction per request
     rules: FieldRules = DEFAULT_RULES
+    layout: Layout = NO_LAYOUT  # where boards, fans and sensors live in the replies (for faults)
 
     @property
     def commands(self) -> tuple[str, ...]:
@@ -98,11 +110,74 @@ def _files(*commands: str) -> dict[str, str]:
     return {command: f"{command}.json" for command in commands}
 
 
+# Board, fan and sensor fields per profile, as each firmware's parser in
+# exporters/cgminer/firmware reads them (board N there is board N here).
+
+# Stock bmminer: a failed board keeps its detected chip count (chain_acn) and
+# shows its chips as "x" in chain_acs.
+_BITMAIN_CHIP_TEMPS = ("temp_chip{}", "temp2_{}")
+_BITMAIN_BOARD_TEMPS = ("temp_pcb{}", "temp_pic{}", "temp{}")
+_ANTMINER = bitmain_stats(3, 4, chip_temps=_BITMAIN_CHIP_TEMPS, board_temps=_BITMAIN_BOARD_TEMPS)
+# VNish draws no chain_acs: its chain_acn (chips answering) drops instead.
+_VNISH = bitmain_stats(
+    3, 4, chip_map=False, chip_count=True, chip_temps=("temp_chip{}", "temp2_{}", "temp3_{}"),
+    board_temps=("temp_pcb{}", "temp{}"),
+)
+_LUXOS_STATS = bitmain_stats(3, 4, chip_temps=_BITMAIN_CHIP_TEMPS, board_temps=_BITMAIN_BOARD_TEMPS)
+_LUXOS = Layout(
+    boards=3,
+    board_rates=(*_LUXOS_STATS.board_rates, Entries("devs", "DEVS", "ID", RATES)),
+    chip_maps=_LUXOS_STATS.chip_maps,
+    chip_temps=_LUXOS_STATS.chip_temps,
+    board_temps=(
+        *_LUXOS_STATS.board_temps,
+        Entries("temps", "TEMPS", "ID", ("BottomLeft", "BottomRight", "TopLeft", "TopRight")),
+    ),
+    miner_temps=_LUXOS_STATS.miner_temps,
+    fans=(Entries("fans", "FANS", "ID", ("RPM",)),),  # what the parser reads; stats fanN orders them differently
+    fan_labels=("0", "1", "2", "3"),
+)
+_WHATSMINER = Layout(
+    boards=3,
+    board_rates=(Entries("edevs", "DEVS", "ASC", RATES),),
+    board_chips=(Entries("edevs", "DEVS", "ASC", ("Effective Chips",)),),
+    chip_temps=(Entries("edevs", "DEVS", "ASC", ("Chip Temp Min", "Chip Temp Max", "Chip Temp Avg")),),
+    board_temps=(Entries("edevs", "DEVS", "ASC", ("Temperature",)),),
+    miner_temps=(Plain("summary", "SUMMARY", ("Temperature", "Chip Temp Min", "Chip Temp Max", "Chip Temp Avg")),),
+    fans=tuple(
+        Named(command, section, {"in": ("Fan Speed In",), "out": ("Fan Speed Out",)})
+        for command, section in (("summary", "SUMMARY"), ("edevs", "DEVS"))
+    ),
+    fan_labels=("in", "out"),
+)
+# bOS lists boards by position in devs (ASC) and joins the other sections on the chain ID (6, 7, 8 on an S9).
+_BRAIINS_CHAINS = (6, 7, 8)
+_BRAIINS = Layout(
+    boards=3,
+    board_rates=(Entries("devs", "DEVS", "ASC", RATES),),
+    board_chips=(Entries("devdetails", "DEVDETAILS", "ID", ("Chips",), _BRAIINS_CHAINS),),
+    chip_temps=(Entries("temps", "TEMPS", "ID", ("Chip",), _BRAIINS_CHAINS),),
+    board_temps=(Entries("temps", "TEMPS", "ID", ("Board",), _BRAIINS_CHAINS),),
+    fans=(Entries("fans", "FANS", "FAN", ("RPM",)),),
+    fan_labels=("0", "1", "2", "3"),
+)
+_AVALON_STATS = ("stats", "estats")  # both carry the same "MM ID0" string
+_AVALON = Layout(
+    boards=3,
+    board_rates=tuple(Bracket(c, ("MGHS",)) for c in _AVALON_STATS),
+    total_rates=tuple(Bracket(c, ("GHSspd", "GHSavg"), by="all") for c in _AVALON_STATS),
+    chip_temps=tuple(Bracket(c, ("MTmax", "MTavg")) for c in _AVALON_STATS),
+    miner_temps=tuple(Bracket(c, ("TMax", "TAvg"), by="all") for c in _AVALON_STATS),
+    fans=tuple(Bracket(c, ("Fan{}",), by="slot") for c in _AVALON_STATS),
+    fan_labels=("0", "1"),
+)
+
 PROFILES: dict[str, Profile] = {
     profile.name: profile
     for profile in (
         Profile(
             name="antminer-s19pro",
+            layout=_ANTMINER,
             make="Bitmain",
             model="S19 Pro",
             firmware="antminer",
@@ -111,6 +186,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="antminer-s21",
+            layout=_ANTMINER,
             make="Bitmain",
             model="S21",
             firmware="antminer",
@@ -119,6 +195,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="whatsminer-m31s",
+            layout=_WHATSMINER,
             make="MicroBT",
             model="M31S",
             firmware="whatsminer",
@@ -128,6 +205,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="avalon-1566",
+            layout=_AVALON,
             make="Canaan",
             model="Avalon 1566",
             firmware="avalon",
@@ -135,6 +213,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="braiins-s9",
+            layout=_BRAIINS,
             make="Bitmain",
             model="S9",
             firmware="braiins",
@@ -144,6 +223,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="vnish-s21pro",
+            layout=_VNISH,
             make="Bitmain",
             model="S21 Pro",
             firmware="vnish",
@@ -153,6 +233,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="luxos-s19kpro",
+            layout=_LUXOS,
             make="Bitmain",
             model="S19k Pro",
             firmware="luxos",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +72,29 @@ def parse_request(buffer: bytes, eof: bool = False) -> Request | None:
     return Request("", "", _text(text), error=MISSING_COMMAND)
 
 
+_PARSED: dict[bytes, Request] = {}
+_PARSED_LIMIT = 4096  # entries of at most _PARSED_SIZE bytes: about 1 MiB at worst
+_PARSED_SIZE = 256
+
+
+def parse_cached(buffer: bytes) -> Request | None:
+    """parse_request for a buffer without EOF, remembering complete requests.
+
+    A scraper sends the same few byte strings over and over ({"command": "summary"}),
+    so most requests cost one dict lookup instead of a JSON parse.
+    """
+    request = _PARSED.get(buffer)
+    if request is None:
+        request = parse_request(buffer)
+        if request is not None and len(buffer) <= _PARSED_SIZE and len(_PARSED) < _PARSED_LIMIT:
+            _PARSED[buffer] = request
+    return request
+
+
+# edit(command, reply text) -> reply text: how a miner's faults change one command's reply.
+Edit = Callable[[str, str], str]
+
+
 def _status_block(document: dict[str, Any]) -> dict[str, Any]:
     status = document.get("STATUS")
     if isinstance(status, list) and status and isinstance(status[0], dict):
@@ -109,7 +133,15 @@ class Responder:
             template = self._errors[(code, message)] = compile_document(document, self.profile.rules, 1.0)
         return template
 
-    def respond(self, request: Request, moment: Moment) -> str:
+    def render(self, command: str, moment: Moment, edit: Edit | None = None) -> str:
+        """One command's reply as the firmware writes it; `edit` applies only to captured replies."""
+        template = self._replies.get(command)
+        if template is None:
+            return self._invalid.render(moment)
+        text = template.render(moment)
+        return edit(command, text) if edit is not None else text
+
+    def respond(self, request: Request, moment: Moment, edit: Edit | None = None) -> str:
         if request.error is not None:
             return self.error(*request.error).render(moment)
         if request.key == "cmd":
@@ -121,13 +153,13 @@ class Responder:
         if request.key != "command":
             return self._invalid.render(moment)
         if "+" not in request.command:
-            return self._replies.get(request.command, self._invalid).render(moment)
+            return self.render(request.command, moment, edit)
         if not self.profile.multi_command:
             return self._invalid.render(moment)
         # Multi-command: one ONE-ELEMENT LIST per command (api.c head_join), each holding that
         # command's whole reply or its own error; duplicates collapse to keep keys unique.
         sections = [
-            f"{json.dumps(command)}:[{self._replies.get(command, self._invalid).render(moment)}]"
+            f"{json.dumps(command)}:[{self.render(command, moment, edit)}]"
             for command in dict.fromkeys(request.command.split("+"))
         ]
         if self._reply_id:

@@ -46,8 +46,9 @@ def test_parser_declaration():
     assert PARSERS["antminer"] is AntminerParser
     assert AntminerParser.name == "antminer"
     assert AntminerParser.make == "Bitmain"
-    assert AntminerParser.commands == ("version", "summary", "pools", "stats")
-    assert set(AntminerParser.commands + AntminerParser.optional_commands) <= READ_ONLY_COMMANDS
+    assert AntminerParser.commands == ("summary", "pools", "stats")
+    assert AntminerParser.static_commands == ("version",)
+    assert set(AntminerParser.commands + AntminerParser.optional_commands + AntminerParser.static_commands) <= READ_ONLY_COMMANDS
     # stock firmware answers these with Code 14 (errors/antminer_s19pro_invalid_command_code14.json)
     assert not {"estats", "devdetails"} & set(AntminerParser.commands + AntminerParser.optional_commands)
     assert AntminerParser.multi_command is False

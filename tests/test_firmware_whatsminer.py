@@ -51,9 +51,10 @@ def test_declaration():
     assert PARSERS["whatsminer"] is WhatsminerParser
     assert (WhatsminerParser.name, WhatsminerParser.make) == ("whatsminer", "MicroBT")
     assert WhatsminerParser.commands == ("summary", "edevs", "pools")
-    assert WhatsminerParser.optional_commands == ("devdetails", "status", "get_version")
+    assert WhatsminerParser.optional_commands == ("status",)
+    assert WhatsminerParser.static_commands == ("devdetails", "get_version")
     assert WhatsminerParser.multi_command is True
-    assert set(WhatsminerParser.commands + WhatsminerParser.optional_commands) <= READ_ONLY_COMMANDS
+    assert set(WhatsminerParser.commands + WhatsminerParser.optional_commands + WhatsminerParser.static_commands) <= READ_ONLY_COMMANDS
     # the v2 commands go alone under "cmd"; the rest join under "command"
     assert {"status", "get_version"} <= CMD_KEY_COMMANDS
     assert encode_request(("status",)) == b'{"cmd": "status"}'

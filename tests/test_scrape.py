@@ -67,5 +67,7 @@ def test_replies_fetched_for_detection_are_reused_and_singles_remembered():
     assert first.up and second.up
     assert first.commands_sent == ["version", "summary", "pools", "stats"]  # version asked once
     assert memory.firmware == "antminer"
-    assert second.commands_sent == ["version", "summary", "pools", "stats"]
+    # version is a static command: not asked again until STATIC_REFRESH_SECONDS pass
+    assert second.commands_sent == ["summary", "pools", "stats"]
+    assert second.status.firmware_version == first.status.firmware_version
     assert first.status.hashrate == 110566.89e9

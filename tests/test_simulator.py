@@ -403,3 +403,382 @@ def test_cli_lists_profiles_and_rejects_unknown_ones():
     assert listed.exit_code == 0 and all(name in listed.output for name in PROFILES)
     bad = runner.invoke(simulate, ["--profiles", "antminer-s19pro,nope"])
     assert bad.exit_code != 0 and "nope" in bad.output
+
+
+# -- faults: what they do to replies (manual clock: hours pass instantly) ------------------
+
+
+@pytest.fixture
+def faultless(fleet):
+    fleet.clear_faults()
+    yield fleet
+    fleet.clear_faults()
+
+
+def summary_of(fleet, profile):
+    return request(fleet, profile, command("summary"))["SUMMARY"][0]
+
+
+def test_hashrate_zero_stops_counters_but_not_the_clock(faultless, clock):
+    fleet = faultless
+    fleet.set_fault({"fault": "hashrate_zero"}, [host_of(fleet, "antminer-s19pro")])
+    before = summary_of(fleet, "antminer-s19pro")
+    clock.advance(3600)
+    after = summary_of(fleet, "antminer-s19pro")
+    assert after["GHS 5s"] == 0.0 and after["GHS av"] == 0.0
+    assert after["Elapsed"] - before["Elapsed"] == 3600
+    assert after["Accepted"] == before["Accepted"] and after["Total MH"] == before["Total MH"]
+    fleet.clear_faults()
+    clock.advance(3600)
+    assert summary_of(fleet, "antminer-s19pro")["Accepted"] > after["Accepted"]  # hashing again
+
+
+def test_board_dead_slows_counters_by_the_board_share(faultless, clock):
+    fleet = faultless
+    before = summary_of(fleet, "whatsminer-m31s")
+    clock.advance(3600)
+    healthy = summary_of(fleet, "whatsminer-m31s")["Total MH"] - before["Total MH"]
+    fleet.set_fault({"fault": "board_dead", "board": 0}, [host_of(fleet, "whatsminer-m31s")])
+    start = summary_of(fleet, "whatsminer-m31s")
+    clock.advance(3600)
+    degraded = summary_of(fleet, "whatsminer-m31s")["Total MH"] - start["Total MH"]
+    assert degraded == pytest.approx(healthy * 2 / 3, rel=1e-6)
+    edevs = request(fleet, "whatsminer-m31s", command("edevs"))["DEVS"]
+    assert edevs[0]["MHS 5s"] == 0.0 and edevs[0]["Effective Chips"] == 0 and edevs[1]["Effective Chips"] == 105
+
+
+def test_board_dead_keeps_json_types_in_bitmain_stats(faultless):
+    fleet = faultless
+    fleet.set_fault({"fault": "board_dead", "board": 2}, [host_of(fleet, "antminer-s19pro")])
+    stats = request(fleet, "antminer-s19pro", command("stats"))["STATS"][1]
+    assert stats["chain_rate3"] == "0.00" and set(stats["chain_acs3"].split()) == {"xxx"}
+    assert stats["chain_acn3"] == 114  # detected chips: bmminer keeps counting them
+    assert re.fullmatch(r"\d+\.\d{2}", stats["chain_rate1"]) and float(stats["chain_rate1"]) > 30000
+    assert isinstance(stats["GHS 5s"], float) and stats["GHS 5s"] < 110566.89 * 0.7
+
+
+def test_avalon_board_dead_edits_the_mm_string(faultless):
+    fleet = faultless
+    fleet.set_fault({"fault": "board_dead", "board": 1}, [host_of(fleet, "avalon-1566")])
+    mm = request(fleet, "avalon-1566", command("stats"))["STATS"][0]["MM ID0"]
+    rates = [float(v) for v in re.search(r"MGHS\[([^\]]*)\]", mm).group(1).split()]
+    assert rates[1] == 0 and rates[0] > 50000 and rates[2] > 50000
+    assert float(re.search(r"GHSspd\[([\d.]+)\]", mm).group(1)) < 199241.07 * 0.7
+
+
+def test_reboot_restarts_uptime_and_counters_then_they_grow(faultless, clock):
+    fleet = faultless
+    address = host_of(fleet, "braiins-s9")
+    old = summary_of(fleet, "braiins-s9")
+    fleet.set_fault({"fault": "reboot"}, [address])
+    fresh = summary_of(fleet, "braiins-s9")
+    assert fresh["Elapsed"] == 0 and fresh["Accepted"] == 0 and fresh["Total MH"] == 0
+    assert fresh["Best Share"] == old["Best Share"]  # not a counter the simulator moves
+    clock.advance(3600)
+    later = summary_of(fleet, "braiins-s9")
+    assert later["Elapsed"] == 3600 and 0 < later["Accepted"] < old["Accepted"] + 1000
+    assert fleet.faults() == {}
+
+
+def test_pool_dead_hands_the_share_counters_to_the_backup(faultless, clock):
+    fleet = faultless
+    fleet.set_fault({"fault": "pool_dead"}, [host_of(fleet, "antminer-s19pro")])
+    first = request(fleet, "antminer-s19pro", command("pools"))["POOLS"]
+    clock.advance(7200)
+    later = request(fleet, "antminer-s19pro", command("pools"))["POOLS"]
+    assert [p["Status"] for p in later] == ["Dead", "Alive", "Alive"]
+    assert [p["Stratum Active"] for p in later] == [False, True, False]
+    assert later[0]["Accepted"] == first[0]["Accepted"]  # frozen
+    assert later[1]["Accepted"] > first[1]["Accepted"] and isinstance(later[1]["Accepted"], int)
+    # the summary goes on counting every share, whichever pool took it
+    grown = later[1]["Accepted"] - first[1]["Accepted"]
+    assert grown == pytest.approx(4057 / 50474 * 7200, abs=2)
+
+
+def test_reject_spike_rejects_a_ratio_of_the_new_shares(faultless, clock):
+    fleet = faultless
+    fleet.set_fault({"fault": "reject_spike", "ratio": 0.5}, [host_of(fleet, "whatsminer-m31s")])
+    before = summary_of(fleet, "whatsminer-m31s")
+    clock.advance(36000)
+    after = summary_of(fleet, "whatsminer-m31s")
+    accepted, rejected = after["Accepted"] - before["Accepted"], after["Rejected"] - before["Rejected"]
+    assert accepted > 1000 and rejected == pytest.approx(accepted, rel=0.01)  # half the shares rejected
+    assert after["Difficulty Rejected"] > before["Difficulty Rejected"]
+
+
+def test_overheating_fan_stopped_and_their_combination(faultless):
+    fleet = faultless
+    address = host_of(fleet, "whatsminer-m31s")
+    fleet.set_fault({"fault": "overheating", "delta": 10}, [address])
+    fleet.set_fault({"fault": "fan_stopped", "fan": "in"}, [address])
+    summary = summary_of(fleet, "whatsminer-m31s")
+    assert summary["Chip Temp Max"] == 103.0 and summary["Temperature"] == 82.0 and summary["Env Temp"] == 7.0
+    assert summary["Fan Speed In"] == 0
+    assert {f["fault"] for f in fleet.faults()[address]} == {"overheating", "fan_stopped"}
+    fleet.clear_faults([address], ["fan_stopped"])
+    assert summary_of(fleet, "whatsminer-m31s")["Fan Speed In"] == 5700
+
+
+def test_fault_specs_are_validated_and_errors_name_the_key(faultless):
+    from simulator import FaultError, parse_fault
+
+    assert parse_fault({"fault": "board_dead", "board": 2}).key == "board_dead:2"
+    for bad, key in [
+        ({"fault": "board_dead"}, "board"),
+        ({"fault": "board_dead", "board": 1, "borad": 1}, "borad: unknown key"),
+        ({"fault": "slow_reply", "seconds": -1}, "seconds"),
+        ({"fault": "nope"}, "fault: unknown fault 'nope'"),
+    ]:
+        with pytest.raises(FaultError, match=key):
+            parse_fault(bad)
+    with pytest.raises(FaultError, match="fan: .* has fans in, out"):
+        faultless.set_fault({"fault": "fan_stopped", "fan": 5}, [host_of(faultless, "whatsminer-m31s")])
+    with pytest.raises(FaultError, match="board: antminer-s21 .* 0..2"):
+        faultless.set_fault({"fault": "board_dead", "board": 3}, [host_of(faultless, "antminer-s21")])
+
+
+def test_transport_faults_on_the_wire(faultless):
+    fleet = faultless
+    host = host_of(fleet, "vnish-s21pro")
+    fleet.set_fault({"fault": "malformed_json"}, [host])
+    raw = ask(host, fleet.port, command("summary"))
+    assert raw.endswith(b"\x00")
+    with pytest.raises(ValueError):
+        json.loads(raw[:-1])
+    fleet.set_fault({"fault": "oversized", "bytes": 200_000}, [host])  # replaces nothing: combines
+    raw = ask(host, fleet.port, command("summary"))
+    assert len(raw) > 200_000 and decode(raw)["padding"] == "0" * 200_000  # oversized wins, valid JSON
+    fleet.clear_faults([host])
+    fleet.set_fault({"fault": "offline"}, [host])
+    with pytest.raises(ConnectionResetError), socket.create_connection((host, fleet.port), timeout=2) as sock:
+        sock.sendall(command("summary"))  # shared listener: reset, not refused
+        sock.recv(10)
+
+
+def test_slow_reply_overrides_the_latency_knob(faultless):
+    fleet = faultless
+    target = fleet.miner(host_of(fleet, "luxos-s19kpro"))
+    target.state.latency = 0.05
+    try:
+        fleet.set_fault({"fault": "slow_reply", "seconds": 0.4}, [target.address])
+        assert target.latency == 0.4
+        started = time.monotonic()
+        decode(ask(target.address, fleet.port, command("version")))
+        assert time.monotonic() - started >= 0.4
+        fleet.clear_faults()
+        assert target.latency == 0.05
+    finally:
+        target.state.latency = 0.0
+
+
+def test_hung_miner_holds_the_connection_until_the_idle_timeout():
+    fleet = SimulatedFleet.build(1, first_address="127.77.31.1", port=0)
+    fleet.set_fault({"fault": "hung"}, ["127.77.31.1"])
+    with FleetThread(fleet, idle_timeout=0.4):
+        started = time.monotonic()
+        assert ask("127.77.31.1", fleet.port, command("summary"), timeout=3) == b""
+        assert 0.35 < time.monotonic() - started < 2
+    assert [r.command for r in fleet.journal.snapshot()] == ["summary"]  # received, never answered
+
+
+def test_offline_in_per_address_mode_refuses_then_comes_back():
+    fleet = SimulatedFleet.build(2, ["braiins-s9"], first_address="127.77.21.1", port=0)
+    with FleetThread(fleet, per_address=True):
+        fleet.set_fault({"fault": "offline"}, ["127.77.21.1"])
+        with pytest.raises(ConnectionRefusedError):
+            ask("127.77.21.1", fleet.port, command("version"))
+        assert status(decode(ask("127.77.21.2", fleet.port, command("version"))))["STATUS"] == "S"
+        fleet.clear_faults(["127.77.21.1"])
+        assert status(decode(ask("127.77.21.1", fleet.port, command("version"))))["STATUS"] == "S"
+
+
+# -- control API ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def control(fleet):
+    from simulator.control import control_app
+    from tests.servers import AppThread
+
+    server = AppThread(lambda: control_app(fleet)).start()
+    yield server.url
+    server.stop()
+
+
+def test_control_api_sets_lists_and_clears_faults(faultless, control):
+    import requests
+
+    fleet = faultless
+    address = host_of(fleet, "antminer-s19pro")
+    index = requests.get(f"{control}/", timeout=5).json()
+    assert index["miners"] == len(fleet) and "board_dead" in index["faults"]
+    put = requests.put(f"{control}/miners/{address}/faults", json={"fault": "board_dead", "board": 1}, timeout=5)
+    assert put.status_code == 200
+    assert put.json()["faults"][0]["fault"] == "board_dead" and put.json()["faults"][0]["board"] == 1
+    slow = {"fault": "slow_reply", "seconds": 0.2}
+    post = requests.post(f"{control}/miners/{address}/faults", json=slow, timeout=5)
+    assert [f["fault"] for f in post.json()["faults"]] == ["board_dead", "slow_reply"]
+    assert fleet.miner(address).latency == 0.2
+    listed = requests.get(f"{control}/faults", timeout=5).json()["miners"]
+    assert list(listed) == [address] and len(listed[address]) == 2
+    assert requests.get(f"{control}/miners/{address}", timeout=5).json()["profile"] == "antminer-s19pro"
+    one = requests.delete(f"{control}/miners/{address}/faults/slow_reply", timeout=5)
+    assert [f["fault"] for f in one.json()["faults"]] == ["board_dead"]
+    assert requests.delete(f"{control}/miners/{address}/faults/hung", timeout=5).status_code == 404
+    assert requests.delete(f"{control}/miners/{address}/faults", timeout=5).json()["faults"] == []
+    assert fleet.faults() == {}
+
+
+def test_control_api_selects_miners_by_profile_and_count(faultless, control):
+    import requests
+
+    fleet = faultless
+    body = {"profile": "braiins-s9", "count": 1, "fault": "overheating"}
+    done = requests.post(f"{control}/faults", json=body, timeout=5)
+    assert done.status_code == 200 and done.json()["miners"] == [host_of(fleet, "braiins-s9")]
+    everyone = requests.post(f"{control}/faults", json={"all": True, "fault": "pool_dead"}, timeout=5)
+    assert len(everyone.json()["miners"]) == len(fleet)
+    cleared = requests.delete(f"{control}/faults", params={"fault": "pool_dead"}, timeout=5).json()["cleared"]
+    assert len(cleared) == len(fleet)
+    assert list(fleet.faults()) == [host_of(fleet, "braiins-s9")]
+    assert requests.delete(f"{control}/faults", timeout=5).json()["cleared"] == [host_of(fleet, "braiins-s9")]
+
+
+@pytest.mark.parametrize(
+    "path, body, status_code, message",
+    [
+        ("/miners/127.77.0.1/faults", {"fault": "board_dead", "boards": 1}, 400, "boards: unknown key"),
+        ("/miners/127.77.0.1/faults", {"fault": "melted"}, 400, "fault: unknown fault 'melted'"),
+        ("/miners/127.77.0.1/faults", {"fault": "board_dead", "board": 9}, 400, "board: antminer-s19pro"),
+        ("/miners/127.1.1.1/faults", {"fault": "offline"}, 404, "not a simulated miner"),
+        ("/faults", {"fault": "offline"}, 400, "miners: select miners"),
+        ("/faults", {"profile": "x", "fault": "offline"}, 400, "profile: unknown profile 'x'"),
+        ("/faults", {"miners": ["127.1.1.1"], "fault": "offline"}, 400, "miners: 127.1.1.1"),
+        ("/faults", {"profile": "avalon-1566", "count": 5, "fault": "offline"}, 400, "count: 5 asked"),
+        ("/faults", [1, 2], 400, "body: expected a JSON object"),
+    ],
+)
+def test_control_api_errors_name_the_key(faultless, control, path, body, status_code, message):
+    import requests
+
+    response = requests.post(f"{control}{path}", json=body, timeout=5)
+    assert response.status_code == status_code
+    assert message in response.json()["error"]
+    assert faultless.faults() == {}
+
+
+# -- scenario files ------------------------------------------------------------------------
+
+SCENARIO = """
+steps:
+  - at: 0s
+    miners: [127.77.0.1]
+    fault: board_dead
+    board: 1
+  - at: 1m30s
+    profile: braiins-s9
+    fault: hung
+  - at: 250ms
+    count: 2
+    fault: slow_reply
+    seconds: 0.5
+  - at: 2m
+    miners: [127.77.0.1]
+    clear: board_dead
+  - at: 2m
+    clear: all
+"""
+
+
+def test_scenario_steps_apply_at_their_times(faultless, tmp_path):
+    from simulator.scenario import ScenarioRunner, load_scenario
+
+    fleet = faultless
+    path = tmp_path / "scenario.yml"
+    path.write_text(SCENARIO)
+    lines = []
+    runner = ScenarioRunner(load_scenario(path, fleet), fleet, report=lines.append)
+    assert [step.at for step in runner.steps] == [0, 0.25, 90, 120, 120]
+    assert runner.advance(0) == 1 and list(fleet.faults()) == ["127.77.0.1"]
+    assert runner.advance(0.2) == 0
+    assert runner.advance(0.25) == 1
+    assert {a: [f["fault"] for f in fs] for a, fs in fleet.faults().items()} == {
+        "127.77.0.1": ["board_dead", "slow_reply"], "127.77.0.2": ["slow_reply"],
+    }  # fmt: skip
+    runner.advance(100)
+    assert fleet.miner(host_of(fleet, "braiins-s9")).hung
+    runner.advance(120)
+    assert runner.finished and fleet.faults() == {}
+    assert lines[0] == "t=0s board_dead board=1 on 127.77.0.1" and lines[-1] == "t=120s clear all on every miner"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("steps:\n  - at: 1s\n    miners: [127.77.0.1]\n    fault: board_dead\n    borad: 1\n",
+         "steps.0.board_dead.borad: unknown key"),
+        ("steps:\n  - at: soon\n    all: true\n    fault: offline\n", "steps.0.offline.at: expected a duration"),
+        ("steps:\n  - at: 1s\n    all: true\n    fault: sleepy\n", "steps.0: fault: unknown fault 'sleepy'"),
+        ("steps:\n  - at: 1s\n    all: true\n", "steps.0: a step needs a fault: or a clear: key"),
+        ("steps:\n  - at: 1s\n    clear: [hung, stuck]\n", "steps.0.clear.clear: unknown fault 'stuck'"),
+        ("step:\n  - at: 1s\n", "step: unknown key"),
+        ("steps:\n  - at: 1s\n    fault: offline\n", "steps.0.miners: select miners"),
+        ("steps:\n  - at: 1s\n    miners: [127.77.9.9]\n    fault: offline\n", "steps.0.miners: 127.77.9.9"),
+        ("steps:\n  - at: 1s\n    profile: antminer-s21\n    fault: board_dead\n    board: 4\n", "steps.0.board:"),
+    ],
+)  # fmt: skip
+def test_scenario_errors_name_the_file_step_and_key(fleet, tmp_path, text, message):
+    from hashwatch.config import ConfigError
+    from simulator.scenario import load_scenario
+
+    path = tmp_path / "bad.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_scenario(path, fleet)
+    assert str(path) in str(caught.value) and message in str(caught.value)
+
+
+def test_simulate_command_control_api_scenario_and_clean_sigterm(tmp_path):
+    import queue
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    import requests
+
+    scenario = tmp_path / "scenario.yml"
+    scenario.write_text(
+        "steps:\n  - at: 0s\n    miners: [127.77.60.2]\n    fault: fan_stopped\n    fan: 1\n"
+        "  - at: 300ms\n    clear: all\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--miners", "3", "--first-address", "127.77.60.1", "--port", "0",
+         "--control.listen-address", "127.0.0.1:0", "--scenario", str(scenario), "--loop", "asyncio"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+
+    def until(prefix: str) -> list[str]:
+        seen = []
+        deadline = time.monotonic() + 20
+        while not (seen and seen[-1].startswith(prefix)):
+            seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())).rstrip("\n"))
+        return seen
+
+    try:
+        before_ready = until("listening: 3 miners on 127.77.60.1 .. 127.77.60.3 port ")
+        assert "(one wildcard listener, asyncio loop)" in before_ready[-1]
+        url = next(line for line in before_ready if line.startswith("control API on ")).split()[-1]
+        assert "scenario: t=0s fan_stopped fan=1 on 127.77.60.2" in before_ready  # in force once listening
+        assert list(requests.get(f"{url}faults", timeout=5).json()["miners"]) == ["127.77.60.2"]
+        until("scenario: t=0.3s clear all")
+        assert requests.get(f"{url}faults", timeout=5).json()["miners"] == {}
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(10) == 0
+        assert until("stopped")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)

@@ -21,12 +21,23 @@ from .reply import Reply, is_multi_reply, parse_reply, split_multi_reply
 log = logging.getLogger(__name__)
 
 
+# How long replies to a parser's static_commands are reused.
+STATIC_REFRESH_SECONDS = 600.0
+
+
 @dataclass
 class MinerMemory:
     """What is remembered about a miner between scrapes."""
 
     firmware: str | None = None
     multi_command: bool | None = None  # None: not tried yet
+    static_replies: dict[str, Reply] = field(default_factory=dict)
+    static_fetched_at: float = 0.0
+
+    def forget(self) -> None:
+        self.firmware = None
+        self.multi_command = None
+        self.static_replies = {}
 
 
 @dataclass
@@ -95,8 +106,7 @@ async def scrape(
         reason, message = "internal_error", f"{type(exc).__name__}: {exc}"
     if reason not in ("connection_refused", "connect_timeout", "unreachable", "unresolvable"):
         # The device answered something unexpected: it may have been re-flashed.
-        memory.firmware = None
-        memory.multi_command = None
+        memory.forget()
     return ScrapeResult(None, reason, message, time.perf_counter() - started, session.sent)
 
 
@@ -109,10 +119,18 @@ async def _scrape(session: _Session, memory: MinerMemory) -> MinerStatus:
             if memory.firmware is not None:
                 break
     parser = parser_for(memory.firmware or "cgminer")
-    wanted = tuple(dict.fromkeys(parser.commands + parser.optional_commands))
+    now = time.monotonic()
+    static_due = not memory.static_replies or now - memory.static_fetched_at > STATIC_REFRESH_SECONDS
+    wanted = parser.commands + parser.optional_commands + (parser.static_commands if static_due else ())
+    wanted = tuple(dict.fromkeys(wanted))
     # Replies fetched during detection are reused, not asked for twice.
     missing = tuple(c for c in wanted if c not in seen or not seen[c].ok)
     replies = {**{c: seen[c] for c in wanted if c in seen}, **await _fetch(session, missing, memory, parser.multi_command)}
+    if parser.static_commands:
+        if static_due:
+            memory.static_replies = {c: replies[c] for c in parser.static_commands}
+            memory.static_fetched_at = now
+        replies = {**memory.static_replies, **replies}
     failed = [replies[c] for c in parser.commands if not replies[c].ok]
     if failed and len(failed) == len(parser.commands):
         first = failed[0]

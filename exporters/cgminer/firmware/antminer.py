@@ -229,7 +229,10 @@ class AntminerParser(FirmwareParser):
     make = "Bitmain"
     # Stock firmware answers estats/devdetails with Code 14. Its devs reply is
     # left out on purpose: stock S19 builds fill it with zero MHS.
-    commands = ("version", "summary", "pools", "stats")
+    # stats[0] repeats what `version` says (Type, CompileTime), so version is
+    # only asked for now and then.
+    commands = ("summary", "pools", "stats")
+    static_commands = ("version",)
     optional_commands = ()
     multi_command = False  # stock S19 builds may reject "a+b" requests
 

@@ -21,6 +21,10 @@ class FirmwareParser:
     make: ClassVar[str] = ""
     commands: ClassVar[tuple[str, ...]] = ("summary", "pools")
     optional_commands: ClassVar[tuple[str, ...]] = ()
+    # Identity commands (versions, model) whose answers rarely change: fetched on
+    # the first scrape and then only every few minutes, so a large fleet does not
+    # pay a TCP round trip per miner per scrape for them.
+    static_commands: ClassVar[tuple[str, ...]] = ()
     # False where the firmware is known to reject "a+b" multi-commands.
     multi_command: ClassVar[bool] = True
 

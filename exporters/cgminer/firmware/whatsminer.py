@@ -109,9 +109,11 @@ class WhatsminerParser(FirmwareParser):
     name = "whatsminer"
     make = "MicroBT"
     commands = ("summary", "edevs", "pools")
-    # devdetails may name the model; status says whether btminer is stopped;
-    # get_version carries the firmware version where summary does not.
-    optional_commands = ("devdetails", "status", "get_version")
+    # status says whether btminer is stopped.
+    optional_commands = ("status",)
+    # devdetails may name the model; get_version carries the firmware version
+    # where summary does not. Both change only with a re-flash.
+    static_commands = ("devdetails", "get_version")
     multi_command = True
 
     def parse(self, replies: dict[str, Reply]) -> MinerStatus:
