@@ -50,11 +50,11 @@ def cgminer(config_file: str | None, listen: str, log_level: str) -> None:
     """Exporter for ASIC miners over the CGMiner API (TCP 4028): /probe?target= and fleet /metrics."""
     from exporters.cgminer.server import Exporter
 
-    from .web import run_forever
+    from .web import run, run_forever
 
     _logging(log_level)
     config = load_or_exit(config_file)
-    asyncio.run(run_forever(Exporter(config.cgminer).app(), listen))
+    run(run_forever(Exporter(config.cgminer).app(), listen))
 
 
 @main.command()

@@ -56,6 +56,10 @@ class SelfMetrics:
         self.fleet_duration = Gauge(
             "hashwatch_cgminer_fleet_scrape_duration_seconds", "Wall time of the last fleet scrape.", registry=r
         )
+        self.fleet_render = Gauge(
+            "hashwatch_cgminer_fleet_render_duration_seconds", "Time to render the last fleet scrape as text.", registry=r
+        )
+        self.fleet_bytes = Gauge("hashwatch_cgminer_fleet_render_bytes", "Size of the last fleet exposition.", registry=r)
         self.build_info = Gauge("hashwatch_build_info", "hashwatch version.", ["version"], registry=r)
         self.build_info.labels(__version__).set(1)
         for result in ("success", "failure"):
@@ -159,7 +163,12 @@ class Exporter:
             registry = CollectorRegistry(auto_describe=False)
             for collector in collectors_for(samples, label_names):
                 registry.register(collector)
-            body = generate_latest(m.registry) + generate_latest(registry)
+            render_started = time.perf_counter()
+            fleet_body = generate_latest(registry)
+            # Reported on the next scrape: this one's own text is already being built.
+            m.fleet_render.set(time.perf_counter() - render_started)
+            m.fleet_bytes.set(len(fleet_body))
+            body = generate_latest(m.registry) + fleet_body
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def index(self, request: web.Request) -> web.Response:
