@@ -24,19 +24,8 @@ from exporters.cgminer.discover import (
 from exporters.cgminer.fleet import read_file_sd
 from hashwatch.cli import main
 from simulator import PROFILES, FleetThread, SimulatedFleet
+from tests.simulated_identity import IDENTITY
 
-# (firmware, make, model) the exporter parses from each simulated profile. Some
-# differ from the profile's own labels: btminer reports no model over the
-# CGMiner API, and the Avalon capture calls itself an AvalonMiner 15-194.
-IDENTITY = {
-    "antminer-s19pro": ("antminer", "Bitmain", "S19 Pro"),
-    "antminer-s21": ("antminer", "Bitmain", "S21"),
-    "whatsminer-m31s": ("whatsminer", "MicroBT", ""),
-    "avalon-1566": ("avalon", "Canaan", "AvalonMiner 15-194"),
-    "braiins-s9": ("braiins", "Bitmain", "S9"),
-    "vnish-s21pro": ("vnish", "Bitmain", "S21 Pro"),
-    "luxos-s19kpro": ("luxos", "Bitmain", "S19k Pro"),
-}
 
 # Small network: two miners per profile on 127.61.0.1-14, impostors after them.
 SMALL_NETWORK = "127.61.0.0/27"
@@ -55,24 +44,25 @@ class Impostors:
         self._stop: asyncio.Event | None = None
 
     @staticmethod
-    async def _http(reader, writer):
-        with contextlib.suppress(OSError, TimeoutError):
-            async with asyncio.timeout(5):
-                await reader.read(1024)
-            writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            await writer.drain()
-        writer.close()
+    def _answering(data: bytes):
+        """A handler that reads the request, then sends `data` and closes.
 
-    @staticmethod
-    async def _garbage(reader, writer):
-        # Reads the request first: closing with it unread would reset the
-        # connection, and the client might see the reset instead of the bytes.
-        with contextlib.suppress(OSError, TimeoutError):
-            async with asyncio.timeout(5):
-                await reader.read(1024)
-            writer.write(b"\x16\x03\x01\x00garbage, not JSON\n")
-            await writer.drain()
-        writer.close()
+        Reading first matters: closing with the request unread would reset the
+        connection, and the client might see the reset instead of the bytes.
+        """
+
+        async def handle(reader, writer):
+            with contextlib.suppress(OSError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await reader.read(1024)
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        return handle
+
+    _http = staticmethod(_answering(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+    _garbage = staticmethod(_answering(b"\x16\x03\x01\x00garbage, not JSON\n"))
 
     @staticmethod
     async def _silent(reader, writer):
@@ -222,7 +212,9 @@ def test_a_slash_22_with_300_miners_is_scanned_quickly(tmp_path):
     print(f"\n/22, 300 simulated miners: scan {scan_done - scan_started:.2f} s, simulator start included {elapsed:.2f} s")
     assert result.exit_code == 0, result.output
     assert "scanned 1022 addresses" in result.stdout and "miners found: 300" in result.stdout
-    assert "722  closed the connection without replying" in result.stdout
+    # every other address is counted as a non-miner; which way it failed (closed,
+    # reset) depends on timing under load and is checked in smaller tests
+    assert "hosts not speaking the CGMiner API: 722" in result.stdout
     assert sorted(t.target for t in read_file_sd(str(tmp_path / "m.json"))) == sorted(fleet.targets())
     assert elapsed < 15
 

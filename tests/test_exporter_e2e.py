@@ -10,17 +10,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from exporters.cgminer.commands import READ_ONLY_COMMANDS
 from tests.promtool import check_metrics
+from tests.simulated_identity import IDENTITY
 
-# What each simulated firmware must come out as.
-IDENTITY = {
-    "antminer-s19pro": ("antminer", "Bitmain", "S19 Pro"),
-    "antminer-s21": ("antminer", "Bitmain", "S21"),
-    "whatsminer-m31s": ("whatsminer", "MicroBT", ""),
-    "avalon-1566": ("avalon", "Canaan", "AvalonMiner 15-194"),
-    "braiins-s9": ("braiins", "Bitmain", "S9"),
-    "vnish-s21pro": ("vnish", "Bitmain", "S21 Pro"),
-    "luxos-s19kpro": ("luxos", "Bitmain", "S19k Pro"),
-}
 # Captured hashrate (H/s) each profile moves around: simulator noise is within ±2%.
 NOMINAL_HASHRATE = {
     "antminer-s19pro": 110566.89e9,
