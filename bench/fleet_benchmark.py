@@ -87,7 +87,7 @@ async def probe_load(url: str, targets: list[str], seconds: float, workers: int 
                 async with session.get(f"{url}/probe", params={"target": rng.choice(targets)}) as response:
                     body = await response.read()
                 latencies.append(time.perf_counter() - started)
-                if response.status != 200 or b"miner_up 1.0" not in body:
+                if response.status != 200 or not re.search(rb"^miner_up 1(\.0)?$", body, re.MULTILINE):
                     failures += 1
 
         began = time.monotonic()
@@ -100,7 +100,7 @@ async def probe_load(url: str, targets: list[str], seconds: float, workers: int 
 
 def run_case(size: int, latency: float, probe_seconds: float, workdir: Path) -> dict:
     file_sd = workdir / f"miners-{size}.json"
-    sim_port, exporter_port, control = 24028, 29891, 29899
+    sim_port, exporter_port = 24028, 29891
     simulator = start(
         [sys.executable, "-m", "simulator", "--miners", str(size), "--first-address", "127.20.0.1",
          "--port", str(sim_port), "--file-sd", str(file_sd), "--latency", str(latency)],
@@ -131,7 +131,7 @@ def run_case(size: int, latency: float, probe_seconds: float, workdir: Path) -> 
         after = requests.get(f"{url}/metrics", timeout=120).text  # carries the render time of `text`'s scrape
         render = self_metric(after, "hashwatch_cgminer_fleet_render_duration_seconds")
         fleet_lines = [line for line in text.splitlines() if line.startswith("miner_")]
-        up = sum(1 for line in fleet_lines if line.startswith("miner_up{") and line.endswith(" 1.0"))
+        up = sum(1 for line in fleet_lines if line.startswith("miner_up{") and float(line.rsplit(" ", 1)[1]) == 1)
         firmware_of = {MINER.search(l).group(1): re.search(r'firmware="([^"]*)"', l).group(1)
                        for l in fleet_lines if l.startswith("miner_info{")}
         per_miner = Counter(MINER.search(l).group(1) for l in fleet_lines if MINER.search(l))

@@ -49,6 +49,6 @@ async def _first_scrape(url: str) -> None:
     async with ClientSession(timeout=ClientTimeout(total=30)) as session:
         async with session.get(f"{url}metrics") as response:
             text = await response.text()
-    up = sum(1 for line in text.splitlines() if line.startswith("miner_up{") and line.endswith(" 1.0"))
+    up = sum(1 for line in text.splitlines() if line.startswith("miner_up{") and float(line.rsplit(" ", 1)[1]) == 1)
     total = sum(1 for line in text.splitlines() if line.startswith("miner_up{"))
     print(f"first scrape:     {up}/{total} miners up, {len(text.splitlines())} lines of metrics", flush=True)

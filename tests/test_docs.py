@@ -6,11 +6,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import requests
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporters.cgminer.client import ClientSettings
-from exporters.cgminer.metrics import MinerSample, collectors_for
+from exporters.cgminer.metrics import MinerSample, render
 from exporters.cgminer.model import Board, Fan, Fault, MinerStatus, Pool
 from exporters.cgminer.scrape import MinerMemory, ScrapeResult, scrape
 
@@ -32,10 +31,7 @@ def family_names(text: str) -> set[str]:
 def test_every_miner_metric_family_is_documented():
     # A status with every field set makes every collector emit its families.
     status = MinerStatus(boards=[Board("0")], fans=[Fan("0")], pools=[Pool("0")], faults=[Fault("1")])
-    registry = CollectorRegistry(auto_describe=False)
-    for collector in collectors_for([MinerSample((), ScrapeResult(status))], ()):
-        registry.register(collector)
-    emitted = family_names(generate_latest(registry).decode())
+    emitted = family_names(render([MinerSample((), ScrapeResult(status))], ()).decode())
     assert emitted - set(documented()) == set()
 
 
@@ -52,10 +48,7 @@ def test_documented_firmwares_cover_what_each_simulated_firmware_emits(sim_fleet
         for miner in sim_fleet.miners:
             result = await scrape(miner.address, sim_fleet.port, MinerMemory(), ClientSettings(), 5)
             assert result.up, result.error_message
-            registry = CollectorRegistry(auto_describe=False)
-            for collector in collectors_for([MinerSample((), result)], ()):
-                registry.register(collector)
-            for family in text_string_to_metric_families(generate_latest(registry).decode()):
+            for family in text_string_to_metric_families(render([MinerSample((), result)], ()).decode()):
                 for sample in family.samples:
                     emitted_by[sample.name].add(result.status.firmware)
 

@@ -1,19 +1,16 @@
 """Metric families rendered from the normalized model: names, labels, no made-up zeros."""
 
-from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.cgminer.metrics import MinerSample, collectors_for
+from exporters.cgminer.metrics import MinerSample
+from exporters.cgminer.metrics import render as render_metrics
 from exporters.cgminer.model import Board, Fan, Fault, MinerStatus, Pool
 from exporters.cgminer.scrape import ScrapeResult
 from tests.promtool import check_metrics
 
 
 def render(samples, label_names=()):
-    registry = CollectorRegistry(auto_describe=False)
-    for collector in collectors_for(samples, label_names):
-        registry.register(collector)
-    return generate_latest(registry)
+    return render_metrics(samples, label_names)
 
 
 def samples_of(text: bytes) -> dict[tuple, float]:

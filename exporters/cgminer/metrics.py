@@ -11,8 +11,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
-from prometheus_client.registry import Collector
+from .exposition import Family, label_prefix, render as render_families
 
 from .model import MinerStatus
 from .scrape import ScrapeResult
@@ -24,10 +23,6 @@ class MinerSample:
 
     label_values: tuple[str, ...]
     result: ScrapeResult
-
-
-def _with(values: tuple[str, ...], *extra: str) -> list[str]:
-    return [*values, *extra]
 
 
 def _pool_host(url: str) -> str:
@@ -42,62 +37,59 @@ def _pool_host(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", "")) if host else ""
 
 
-class _Group(Collector):
-    def __init__(self, samples: Sequence[MinerSample], label_names: Sequence[str]):
+class _Group:
+    """One metric group. `values` below is a miner's escaped label prefix."""
+
+    def __init__(self, samples: Sequence[MinerSample], prefixes: Sequence[str]):
         self.samples = samples
-        self.labels = list(label_names)
+        self.prefixes = prefixes
 
-    def _up(self) -> Iterator[tuple[tuple[str, ...], MinerStatus]]:
-        for sample in self.samples:
+    def _up(self) -> Iterator[tuple[str, MinerStatus]]:
+        for sample, prefix in zip(self.samples, self.prefixes):
             if sample.result.status is not None:
-                yield sample.label_values, sample.result.status
+                yield prefix, sample.result.status
 
-    def gauge(self, name: str, doc: str, *extra: str) -> GaugeMetricFamily:
-        return GaugeMetricFamily(name, doc, labels=_with(tuple(self.labels), *extra))
+    def gauge(self, name: str, doc: str, *extra: str) -> Family:
+        return Family(name, "gauge", doc, extra)
 
-    def counter(self, name: str, doc: str, *extra: str) -> CounterMetricFamily:
-        return CounterMetricFamily(name, doc, labels=_with(tuple(self.labels), *extra))
+    def counter(self, name: str, doc: str, *extra: str) -> Family:
+        return Family(name, "counter", doc, extra)
+
+    def collect(self) -> Iterable[Family]:
+        raise NotImplementedError
 
 
 class ScrapeCollector(_Group):
     """miner_up, the error reason and scrape duration: present for every target."""
 
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterable[Family]:
         up = self.gauge("miner_up", "1 if the miner answered and its replies parsed, else 0.")
         error = self.gauge(
             "miner_scrape_error", "1 with the reason why the last scrape of this miner failed.", "reason"
         )
         duration = self.gauge("miner_scrape_duration_seconds", "Time spent scraping the miner.")
-        for sample in self.samples:
+        for sample, values in zip(self.samples, self.prefixes):
             result = sample.result
-            up.add_metric(list(sample.label_values), 1.0 if result.up else 0.0)
+            up.add(values, 1.0 if result.up else 0.0)
             if not result.up:
-                error.add_metric(_with(sample.label_values, result.error_reason), 1.0)
-            duration.add_metric(list(sample.label_values), result.duration_seconds)
+                error.add(values, 1.0, result.error_reason)
+            duration.add(values, result.duration_seconds)
         yield from (up, error, duration)
 
 
 class IdentityCollector(_Group):
-    def collect(self) -> Iterable[Metric]:
-        info = InfoMetricFamily("miner", "Make, model and firmware of the miner.", labels=self.labels)
+    def collect(self) -> Iterable[Family]:
+        info = self.gauge("miner_info", "Make, model and firmware of the miner.", "make", "model", "firmware", "firmware_version")
         mining = self.gauge("miner_mining", "1 when the firmware reports it is mining, 0 when paused or sleeping.")
         for values, status in self._up():
-            info.add_metric(
-                list(values),
-                {
-                    "make": status.make,
-                    "model": status.model,
-                    "firmware": status.firmware,
-                    "firmware_version": status.firmware_version,
-                },
-            )
+            info.add(values, 1.0, status.make, status.model, status.firmware, status.firmware_version)
             if status.mining is not None:
-                mining.add_metric(list(values), 1.0 if status.mining else 0.0)
+                mining.add(values, 1.0 if status.mining else 0.0)
         yield from (info, mining)
 
 
 class HashrateCollector(_Group):
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterable[Family]:
         total = self.gauge("miner_hashrate_hashes_per_second", "Current hashrate as reported by the miner.")
         average = self.gauge(
             "miner_hashrate_average_hashes_per_second", "Average hashrate since the mining process started."
@@ -124,7 +116,7 @@ class HashrateCollector(_Group):
 
 
 class BoardElectricalCollector(_Group):
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterable[Family]:
         frequency = self.gauge("miner_board_frequency_hertz", "Average chip clock of the hashboard.", "board")
         voltage = self.gauge("miner_board_voltage_volts", "Supply voltage of the hashboard.", "board")
         power = self.gauge("miner_board_power_watts", "Power drawn by the hashboard.", "board")
@@ -139,7 +131,7 @@ class BoardElectricalCollector(_Group):
 
 
 class ThermalCollector(_Group):
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterable[Family]:
         temperature = self.gauge(
             "miner_temperature_celsius",
             "Temperature by hashboard and sensor (chip, pcb, inlet, outlet); board is empty for miner-level sensors.",
@@ -150,10 +142,10 @@ class ThermalCollector(_Group):
         fan_ratio = self.gauge("miner_fan_speed_ratio", "Fan PWM duty, 0 to 1.", "fan")
         for values, status in self._up():
             for sensor, value in sorted(status.temperatures.items()):
-                temperature.add_metric(_with(values, "", sensor), value)
+                temperature.add(values, value, "", sensor)
             for b in status.boards:
                 for sensor, value in sorted(b.temperatures.items()):
-                    temperature.add_metric(_with(values, b.index, sensor), value)
+                    temperature.add(values, value, b.index, sensor)
             for f in status.fans:
                 _maybe(fan, values, f.rpm, f.index)
                 _maybe(fan_ratio, values, f.speed_ratio, f.index)
@@ -161,7 +153,7 @@ class ThermalCollector(_Group):
 
 
 class PowerCollector(_Group):
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterable[Family]:
         power = self.gauge("miner_power_watts", "Power drawn by the miner as reported by its firmware.")
         limit = self.gauge("miner_power_limit_watts", "Power limit configured on the miner.")
         for values, status in self._up():
@@ -171,7 +163,7 @@ class PowerCollector(_Group):
 
 
 class WorkCollector(_Group):
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterable[Family]:
         shares = self.counter("miner_shares", "Shares submitted since the mining process started, by result.", "result")
         errors = self.counter("miner_hardware_errors", "Hardware errors since the mining process started.")
         best = self.gauge("miner_best_share_difficulty", "Difficulty of the best share found since start.")
@@ -185,12 +177,12 @@ class WorkCollector(_Group):
             _maybe(best, values, status.best_share)
             _maybe(uptime, values, status.uptime_seconds)
             for code in sorted({fault.code for fault in status.faults}):
-                faults.add_metric(_with(values, code), 1.0)
+                faults.add(values, 1.0, code)
         yield from (shares, errors, best, uptime, faults)
 
 
 class PoolCollector(_Group):
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterable[Family]:
         up = self.gauge(
             "miner_pool_up", "1 if the miner reports the pool alive, 0 if dead.", "pool", "url", "user", "worker"
         )
@@ -200,9 +192,9 @@ class PoolCollector(_Group):
         for values, status in self._up():
             for p in status.pools:
                 if p.alive is not None:
-                    up.add_metric(_with(values, p.index, _pool_host(p.url), p.user, p.worker), float(p.alive))
+                    up.add(values, float(p.alive), p.index, _pool_host(p.url), p.user, p.worker)
                 if p.active is not None:
-                    active.add_metric(_with(values, p.index), float(p.active))
+                    active.add(values, float(p.active), p.index)
                 _maybe(priority, values, p.priority, p.index)
                 _maybe(shares, values, p.accepted, p.index, "accepted")
                 _maybe(shares, values, p.rejected, p.index, "rejected")
@@ -210,10 +202,9 @@ class PoolCollector(_Group):
         yield from (up, active, priority, shares)
 
 
-def _maybe(family: Metric, values: tuple[str, ...], value: float | int | None, *extra: str) -> None:
+def _maybe(family: Family, values: str, value: float | int | None, *extra: str) -> None:
     """Add a sample only when the firmware reported the value: no made-up zeros."""
-    if value is not None:
-        family.add_metric(_with(values, *extra), float(value))
+    family.add(values, value, *extra)
 
 
 # Label names the collectors use themselves; a fleet target label with one of
@@ -235,5 +226,11 @@ COLLECTORS: tuple[type[_Group], ...] = (
 )
 
 
-def collectors_for(samples: Sequence[MinerSample], label_names: Sequence[str]) -> list[Collector]:
-    return [cls(samples, label_names) for cls in COLLECTORS]
+def collectors_for(samples: Sequence[MinerSample], label_names: Sequence[str]) -> list[_Group]:
+    prefixes = [label_prefix(label_names, sample.label_values) for sample in samples]
+    return [cls(samples, prefixes) for cls in COLLECTORS]
+
+
+def render(samples: Sequence[MinerSample], label_names: Sequence[str]) -> bytes:
+    """The text exposition of these miners' metrics."""
+    return render_families(family for group in collectors_for(samples, label_names) for family in group.collect())

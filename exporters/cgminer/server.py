@@ -19,7 +19,7 @@ from hashwatch import __version__
 from .client import ClientSettings, split_target
 from .config import CgminerConfig
 from .fleet import Fleet, summarize
-from .metrics import MinerSample, collectors_for
+from .metrics import MinerSample, render
 from .scrape import MinerMemory, ScrapeResult, scrape
 
 log = logging.getLogger(__name__)
@@ -141,11 +141,8 @@ class Exporter:
         if not result.up:
             self.self_metrics.errors.labels(result.error_reason).inc()
             log.info("probe %s failed: %s (%s)", target, result.error_reason, result.error_message)
-        # A fresh registry per probe: nothing from another miner can leak in.
-        registry = CollectorRegistry(auto_describe=False)
-        for collector in collectors_for([MinerSample((), result)], ()):
-            registry.register(collector)
-        return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE})
+        # Rendered from this probe's result alone: nothing from another miner can leak in.
+        return web.Response(body=render([MinerSample((), result)], ()), headers={"Content-Type": CONTENT_TYPE})
 
     async def metrics(self, request: web.Request) -> web.Response:
         body = generate_latest(self.self_metrics.registry)
@@ -160,11 +157,8 @@ class Exporter:
             for sample in samples:
                 if not sample.result.up:
                     m.errors.labels(sample.result.error_reason).inc()
-            registry = CollectorRegistry(auto_describe=False)
-            for collector in collectors_for(samples, label_names):
-                registry.register(collector)
             render_started = time.perf_counter()
-            fleet_body = generate_latest(registry)
+            fleet_body = render(samples, label_names)
             # Reported on the next scrape: this one's own text is already being built.
             m.fleet_render.set(time.perf_counter() - render_started)
             m.fleet_bytes.set(len(fleet_body))
