@@ -109,7 +109,7 @@ def run_case(size: int, latency: float, probe_seconds: float, workdir: Path) -> 
     config = workdir / "hashwatch.yml"
     config.write_text(json.dumps({"cgminer": {
         "allowed_targets": ["127.0.0.0/8"], "timeout_seconds": 10,
-        "fleet": {"file_sd": [str(file_sd)], "concurrency": 4000, "timeout_seconds": 60},
+        "fleet": {"file_sd": [str(file_sd)], "concurrency": 1000, "timeout_seconds": 60},
     }}))
     exporter = start(
         [sys.executable, "-m", "hashwatch.cli", "cgminer", "--config.file", str(config),
