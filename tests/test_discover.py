@@ -233,12 +233,12 @@ def test_a_slash_22_with_300_miners_is_scanned_quickly(tmp_path):
         (["127.62.0.0/30", "--output", "/nonexistent-dir/m.json"], "does not exist"),
     ],
 )
-def test_usage_errors_exit_2_with_a_clear_message_and_write_nothing(args, message, tmp_path):
-    with CliRunner().isolated_filesystem(temp_dir=tmp_path):
-        result = CliRunner().invoke(main, ["discover", *args])
-        assert result.exit_code == 2
-        assert message in result.stderr
-        assert not os.path.exists("miners.json")
+def test_usage_errors_exit_2_with_a_clear_message_and_write_nothing(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default output, ./miners.json, must not appear
+    result = CliRunner().invoke(main, ["discover", *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert not (tmp_path / "miners.json").exists()
 
 
 def test_missing_network_and_bad_flags_are_usage_errors():
