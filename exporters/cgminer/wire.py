@@ -45,6 +45,14 @@ def _cut_after_last_brace(text: str) -> str:
     return text[: end + 1] if end >= 0 and len(tail) <= 4 and not set(tail) & set("{}[]:") else text
 
 
+def _candidates(text: str):
+    """The text as sent, then repaired: lazily, so a well-formed reply costs one parse."""
+    yield text
+    repaired = _repair(text)
+    yield repaired
+    yield _cut_after_last_brace(repaired)
+
+
 def decode_reply(raw: bytes) -> dict[str, Any]:
     """Decode a raw reply into a dict, or raise MalformedReply saying why."""
     # cgminer sends the JSON text plus one NUL (api.c: tosend = len + 1).
@@ -57,9 +65,8 @@ def decode_reply(raw: bytes) -> dict[str, Any]:
         text = raw.decode("latin-1")
     if not text.lstrip().startswith("{"):
         raise MalformedReply(f"reply does not start with a JSON object: {text[:40]!r}")
-    candidates = (text, _repair(text), _cut_after_last_brace(_repair(text)))
     error: json.JSONDecodeError | None = None
-    for candidate in candidates:
+    for candidate in _candidates(text):
         try:
             value = _strict(candidate)
         except json.JSONDecodeError as exc:
