@@ -61,20 +61,48 @@ def split_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, in
     return host, int(port_text)
 
 
-async def _read_reply(reader: asyncio.StreamReader, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        chunk = await reader.read(65536)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > limit:
-            raise ScrapeError("reply_too_large", f"reply exceeds {limit} bytes")
-        chunks.append(chunk)
-        if chunk.endswith(b"\x00"):
-            break  # cgminer's terminator: no need to wait for the close
-    return b"".join(chunks)
+class _ReplyProtocol(asyncio.Protocol):
+    """Sends one request and collects the reply until EOF or cgminer's NUL.
+
+    A Protocol rather than streams: a fleet scrape opens tens of thousands of
+    short connections, and the stream reader/writer pair per connection was a
+    large share of the exporter's CPU.
+    """
+
+    def __init__(self, payload: bytes, limit: int, done: asyncio.Future):
+        self.payload, self.limit, self.done = payload, limit, done
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.transport.write(self.payload)
+
+    def data_received(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.limit:
+            self._finish(ScrapeError("reply_too_large", f"reply exceeds {self.limit} bytes"))
+            return
+        self.chunks.append(data)
+        if data.endswith(b"\x00"):
+            self._finish(None)  # cgminer's terminator: no need to wait for the close
+
+    def eof_received(self) -> bool:
+        self._finish(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._finish(ScrapeError("connection_error", str(exc)) if exc is not None else None)
+
+    def _finish(self, error: Exception | None) -> None:
+        if not self.done.done():
+            if error is None:
+                self.done.set_result(b"".join(self.chunks))
+            else:
+                self.done.set_exception(error)
+        if self.transport is not None:
+            self.transport.close()
 
 
 async def request(
@@ -91,11 +119,14 @@ async def request(
         raise ScrapeError("timeout", "no time left in the scrape budget")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + budget
-    writer: asyncio.StreamWriter | None = None
+    done: asyncio.Future = loop.create_future()
+    transport: asyncio.BaseTransport | None = None
     try:
         try:
             async with asyncio.timeout(min(settings.connect_timeout, budget)):
-                reader, writer = await asyncio.open_connection(host, port)
+                transport, _ = await loop.create_connection(
+                    lambda: _ReplyProtocol(payload, settings.max_reply_bytes, done), host, port
+                )
         except TimeoutError:
             raise ScrapeError("connect_timeout", f"connect to {host}:{port} timed out") from None
         except ConnectionRefusedError:
@@ -107,16 +138,14 @@ async def request(
             raise ScrapeError(reason, f"connect to {host}:{port}: {exc}") from None
         try:
             async with asyncio.timeout_at(deadline):
-                writer.write(payload)
-                await writer.drain()
-                raw = await _read_reply(reader, settings.max_reply_bytes)
+                raw = await done
         except TimeoutError:
             raise ScrapeError("read_timeout", f"{host}:{port} did not answer {'+'.join(commands)} in time") from None
         except (ConnectionError, OSError) as exc:
             raise ScrapeError("connection_error", f"{host}:{port}: {exc}") from None
     finally:
-        if writer is not None:
-            writer.close()
+        if transport is not None:
+            transport.close()
     try:
         return decode_reply(raw)
     except MalformedReply as exc:

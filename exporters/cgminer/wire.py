@@ -12,6 +12,8 @@ import json
 import re
 from typing import Any
 
+import orjson
+
 
 class MalformedReply(ValueError):
     """The reply could not be decoded as a JSON object, even after repairs."""
@@ -24,8 +26,13 @@ _LEADING_COMMA_IN_LIST = re.compile(r"\[\s*,")
 
 
 def _strict(text: str) -> Any:
-    # parse_constant turns NaN/Infinity into None: never a made-up number.
-    return json.loads(text, parse_constant=lambda _name: None)
+    try:
+        return orjson.loads(text)  # several times faster; most replies are well-formed
+    except orjson.JSONDecodeError:
+        # orjson rejects NaN/Infinity; the standard parser accepts them and
+        # parse_constant turns them into None: never a made-up number. (orjson
+        # keeps uint64 exact, e.g. "Best Share": 18446744073709551615.)
+        return json.loads(text, parse_constant=lambda _name: None)
 
 
 def _repair(text: str) -> str:
