@@ -46,8 +46,10 @@ def test_static_miners_win_over_file_sd_duplicates(tmp_path):
 def test_fleet_scrape_with_a_dead_miner_and_bounded_concurrency(sim_fleet):
     miners = [MinerTarget(target=t, labels={"rack": f"r{i % 2}"}) for i, t in enumerate(sim_fleet.targets())]
     miners.append(MinerTarget(target="127.0.0.1:9", labels={"rack": "dead"}))
-    fleet = Fleet(FleetConfig(miners=miners, concurrency=3), SETTINGS, 4028)
+    errors = []
+    fleet = Fleet(FleetConfig(miners=miners, concurrency=3), SETTINGS, 4028, on_error=errors.append)
     label_names, samples = asyncio.run(fleet.collect(timeout=10))
+    assert errors == ["connection_refused"]  # counted once per scrape, for the dead miner only
     assert label_names == ["miner", "rack"]
     by_target = {s.label_values[0]: s.result for s in samples}
     assert all(by_target[t].up for t in sim_fleet.targets())

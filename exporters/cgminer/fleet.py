@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import yaml
@@ -71,8 +71,15 @@ def read_file_sd(path: str) -> list[FleetTarget]:
 
 
 class Fleet:
-    def __init__(self, config: FleetConfig, settings: ClientSettings, default_port: int):
+    def __init__(
+        self,
+        config: FleetConfig,
+        settings: ClientSettings,
+        default_port: int,
+        on_error: Callable[[str], None] | None = None,
+    ):
         self.config = config
+        self.on_error = on_error  # told each failed miner's reason, once per scrape
         self.settings = settings
         self.default_port = default_port
         self.memory: dict[str, MinerMemory] = {}
@@ -134,6 +141,11 @@ class Fleet:
                 return await scrape(host, port, memory, self.settings, remaining)
 
         results = await asyncio.gather(*(one(t) for t in targets))
+        if self.on_error is not None:
+            # Here, not per /metrics request: concurrent requests share this scrape.
+            for result in results:
+                if not result.up:
+                    self.on_error(result.error_reason)
         samples = []
         for target, result in zip(targets, results):
             labels = dict(target.labels)
@@ -143,8 +155,3 @@ class Fleet:
         for gone in set(self.memory) - live:
             del self.memory[gone]
         return ["miner", *label_names], samples
-
-
-def summarize(samples: Sequence[MinerSample]) -> tuple[int, int]:
-    up = sum(1 for s in samples if s.result.up)
-    return up, len(samples) - up

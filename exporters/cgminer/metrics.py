@@ -104,14 +104,14 @@ class HashrateCollector(_Group):
         chips = self.gauge("miner_board_chips", "ASIC chips answering on the hashboard.", "board")
         chips_expected = self.gauge("miner_board_expected_chips", "ASIC chips the hashboard should have.", "board")
         for values, status in self._up():
-            _maybe(total, values, status.hashrate)
-            _maybe(average, values, status.hashrate_average)
-            _maybe(expected, values, status.expected_hashrate)
+            total.add(values, status.hashrate)
+            average.add(values, status.hashrate_average)
+            expected.add(values, status.expected_hashrate)
             for b in status.boards:
-                _maybe(board, values, b.hashrate, b.index)
-                _maybe(board_expected, values, b.expected_hashrate, b.index)
-                _maybe(chips, values, b.chips, b.index)
-                _maybe(chips_expected, values, b.expected_chips, b.index)
+                board.add(values, b.hashrate, b.index)
+                board_expected.add(values, b.expected_hashrate, b.index)
+                chips.add(values, b.chips, b.index)
+                chips_expected.add(values, b.expected_chips, b.index)
         yield from (total, average, expected, board, board_expected, chips, chips_expected)
 
 
@@ -123,10 +123,10 @@ class BoardElectricalCollector(_Group):
         errors = self.counter("miner_board_hardware_errors", "Hardware errors counted on the hashboard.", "board")
         for values, status in self._up():
             for b in status.boards:
-                _maybe(frequency, values, b.frequency_hz, b.index)
-                _maybe(voltage, values, b.voltage_volts, b.index)
-                _maybe(power, values, b.power_watts, b.index)
-                _maybe(errors, values, b.hardware_errors, b.index)
+                frequency.add(values, b.frequency_hz, b.index)
+                voltage.add(values, b.voltage_volts, b.index)
+                power.add(values, b.power_watts, b.index)
+                errors.add(values, b.hardware_errors, b.index)
         yield from (frequency, voltage, power, errors)
 
 
@@ -147,8 +147,8 @@ class ThermalCollector(_Group):
                 for sensor, value in sorted(b.temperatures.items()):
                     temperature.add(values, value, b.index, sensor)
             for f in status.fans:
-                _maybe(fan, values, f.rpm, f.index)
-                _maybe(fan_ratio, values, f.speed_ratio, f.index)
+                fan.add(values, f.rpm, f.index)
+                fan_ratio.add(values, f.speed_ratio, f.index)
         yield from (temperature, fan, fan_ratio)
 
 
@@ -157,8 +157,8 @@ class PowerCollector(_Group):
         power = self.gauge("miner_power_watts", "Power drawn by the miner as reported by its firmware.")
         limit = self.gauge("miner_power_limit_watts", "Power limit configured on the miner.")
         for values, status in self._up():
-            _maybe(power, values, status.power_watts)
-            _maybe(limit, values, status.power_limit_watts)
+            power.add(values, status.power_watts)
+            limit.add(values, status.power_limit_watts)
         yield from (power, limit)
 
 
@@ -170,12 +170,12 @@ class WorkCollector(_Group):
         uptime = self.gauge("miner_uptime_seconds", "Seconds since the mining process started.")
         faults = self.gauge("miner_fault", "1 for each fault code the firmware currently reports.", "code")
         for values, status in self._up():
-            _maybe(shares, values, status.accepted, "accepted")
-            _maybe(shares, values, status.rejected, "rejected")
-            _maybe(shares, values, status.stale, "stale")
-            _maybe(errors, values, status.hardware_errors)
-            _maybe(best, values, status.best_share)
-            _maybe(uptime, values, status.uptime_seconds)
+            shares.add(values, status.accepted, "accepted")
+            shares.add(values, status.rejected, "rejected")
+            shares.add(values, status.stale, "stale")
+            errors.add(values, status.hardware_errors)
+            best.add(values, status.best_share)
+            uptime.add(values, status.uptime_seconds)
             for code in sorted({fault.code for fault in status.faults}):
                 faults.add(values, 1.0, code)
         yield from (shares, errors, best, uptime, faults)
@@ -195,16 +195,11 @@ class PoolCollector(_Group):
                     up.add(values, float(p.alive), p.index, _pool_host(p.url), p.user, p.worker)
                 if p.active is not None:
                     active.add(values, float(p.active), p.index)
-                _maybe(priority, values, p.priority, p.index)
-                _maybe(shares, values, p.accepted, p.index, "accepted")
-                _maybe(shares, values, p.rejected, p.index, "rejected")
-                _maybe(shares, values, p.stale, p.index, "stale")
+                priority.add(values, p.priority, p.index)
+                shares.add(values, p.accepted, p.index, "accepted")
+                shares.add(values, p.rejected, p.index, "rejected")
+                shares.add(values, p.stale, p.index, "stale")
         yield from (up, active, priority, shares)
-
-
-def _maybe(family: Family, values: str, value: float | int | None, *extra: str) -> None:
-    """Add a sample only when the firmware reported the value: no made-up zeros."""
-    family.add(values, value, *extra)
 
 
 # Label names the collectors use themselves; a fleet target label with one of

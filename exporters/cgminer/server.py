@@ -18,7 +18,7 @@ from hashwatch import __version__
 
 from .client import ClientSettings, split_target
 from .config import CgminerConfig
-from .fleet import Fleet, summarize
+from .fleet import Fleet
 from .metrics import MinerSample, render
 from .scrape import MinerMemory, ScrapeResult, scrape
 
@@ -76,7 +76,12 @@ class Exporter:
         )
         self.networks = config.networks()
         self.self_metrics = SelfMetrics()
-        self.fleet = Fleet(config.fleet, self.settings, config.default_port)
+        self.fleet = Fleet(
+            config.fleet,
+            self.settings,
+            config.default_port,
+            on_error=lambda reason: self.self_metrics.errors.labels(reason).inc(),
+        )
         self.probe_memory: OrderedDict[str, MinerMemory] = OrderedDict()
 
     def _timeout(self, request: web.Request, ceiling: float) -> float:
@@ -145,24 +150,21 @@ class Exporter:
         return web.Response(body=render([MinerSample((), result)], ()), headers={"Content-Type": CONTENT_TYPE})
 
     async def metrics(self, request: web.Request) -> web.Response:
-        body = generate_latest(self.self_metrics.registry)
+        fleet_body = b""
         if self.fleet.enabled:
             started = time.perf_counter()
             label_names, samples = await self.fleet.collect(self._timeout(request, self.config.fleet.timeout_seconds))
-            up, down = summarize(samples)
             m = self.self_metrics
             m.fleet_targets.set(len(samples))
-            m.fleet_up.set(up)
+            m.fleet_up.set(sum(1 for sample in samples if sample.result.up))
             m.fleet_duration.set(time.perf_counter() - started)
-            for sample in samples:
-                if not sample.result.up:
-                    m.errors.labels(sample.result.error_reason).inc()
             render_started = time.perf_counter()
             fleet_body = render(samples, label_names)
             # Reported on the next scrape: this one's own text is already being built.
             m.fleet_render.set(time.perf_counter() - render_started)
             m.fleet_bytes.set(len(fleet_body))
-            body = generate_latest(m.registry) + fleet_body
+        # The exporter's own metrics last, so they include this fleet scrape.
+        body = generate_latest(self.self_metrics.registry) + fleet_body
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
     async def index(self, request: web.Request) -> web.Response:
