@@ -11,6 +11,7 @@ from collections.abc import Callable
 import click
 
 from hashwatch.config import ConfigError
+from hashwatch.process import raise_open_file_limit, tune_garbage_collector
 from hashwatch.web import parse_listen_address, serve
 
 from .control import control_app
@@ -34,19 +35,6 @@ def _ready_line(fleet: SimulatedFleet, per_address: bool, loop_name: str) -> str
         f"listening: {len(miners)} miners on {miners[0].address} .. {miners[-1].address} "
         f"port {fleet.port} ({mode}, {loop_name} loop)"
     )
-
-
-def _raise_open_files_limit() -> None:
-    """Soft RLIMIT_NOFILE up to the hard limit: thousands of miners mean thousands of open sockets."""
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        wanted = max(soft, 65536) if hard == resource.RLIM_INFINITY else hard
-        if wanted > soft:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-    except (ImportError, ValueError, OSError):  # not POSIX, or not allowed: run with what we have
-        pass
 
 
 def _loop_factory(choice: str) -> tuple[Callable[[], asyncio.AbstractEventLoop] | None, str]:
@@ -175,13 +163,14 @@ def simulate(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--control.listen-address") from None
     loop_factory, loop_name = _loop_factory(loop_choice)
-    _raise_open_files_limit()
+    raise_open_file_limit()
     try:
         fleet = SimulatedFleet.build(
             count, _profile_names(profiles), first_address=first_address, port=port, seed=seed, latency=latency
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    tune_garbage_collector()  # after the build: the fleet's miners are never garbage
     scenario = None
     if scenario_file:
         try:

@@ -120,3 +120,56 @@ def test_split_target(target, expected):
 def test_split_target_rejects(target):
     with pytest.raises(ValueError):
         split_target(target)
+
+
+def test_connect_timeout_when_the_listen_backlog_is_full():
+    # A listener that never accepts, its backlog filled: the next SYN is dropped
+    # and the connect hangs, as towards a miner that is powered but wedged.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = []
+        try:
+            for _ in range(8):
+                filler = socket.socket()
+                filler.setblocking(False)
+                filler.connect_ex(("127.0.0.1", port))
+                fillers.append(filler)
+            settings = ClientSettings(connect_timeout=0.3, request_timeout=2)
+            started = asyncio.run(_timed(request("127.0.0.1", port, ("summary",), settings)))
+        finally:
+            for filler in fillers:
+                filler.close()
+    error, elapsed = started
+    assert isinstance(error, ScrapeError) and error.reason == "connect_timeout"
+    assert 0.25 < elapsed < 1.0
+
+
+async def _timed(coroutine):
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    try:
+        await coroutine
+    except ScrapeError as exc:
+        return exc, loop.time() - began
+    return None, loop.time() - began
+
+
+def test_read_timeout_fires_on_time_and_the_task_survives():
+    async def main():
+        async def hang(reader, writer):
+            await asyncio.sleep(3)
+
+        server = await asyncio.start_server(hang, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            error, elapsed = await _timed(request("127.0.0.1", port, ("summary",), ClientSettings(request_timeout=0.4)))
+            await asyncio.sleep(0.05)  # the task was not cancelled: it carries on
+            return error, elapsed
+        finally:
+            server.close()
+
+    error, elapsed = asyncio.run(main())
+    assert error.reason == "read_timeout"
+    assert 0.35 < elapsed < 0.8

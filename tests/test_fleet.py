@@ -5,7 +5,7 @@ import json
 
 from exporters.cgminer.client import ClientSettings
 from exporters.cgminer.config import FleetConfig, MinerTarget
-from exporters.cgminer.fleet import Fleet, read_file_sd
+from exporters.cgminer.fleet import Fleet, label_names_of, read_file_sd
 
 SETTINGS = ClientSettings(connect_timeout=1, request_timeout=2)
 
@@ -48,9 +48,12 @@ def test_fleet_scrape_with_a_dead_miner_and_bounded_concurrency(sim_fleet):
     miners.append(MinerTarget(target="127.0.0.1:9", labels={"rack": "dead"}))
     errors = []
     fleet = Fleet(FleetConfig(miners=miners, concurrency=3), SETTINGS, 4028, on_error=errors.append)
-    label_names, samples = asyncio.run(fleet.collect(timeout=10))
+    scrape = asyncio.run(fleet.collect(timeout=10))
+    samples = scrape.samples
     assert errors == ["connection_refused"]  # counted once per scrape, for the dead miner only
-    assert label_names == ["miner", "rack"]
+    assert label_names_of(fleet.targets()) == ["miner", "rack"]
+    assert samples[0].label_values[1] == "r0"
+    assert (scrape.targets, scrape.up) == (len(miners), len(miners) - 1)
     by_target = {s.label_values[0]: s.result for s in samples}
     assert all(by_target[t].up for t in sim_fleet.targets())
     assert by_target["127.0.0.1:9"].error_reason == "connection_refused"
@@ -63,7 +66,7 @@ def test_fleet_deadline_marks_unreached_miners_down(sim_fleet):
     slow.state.latency = 2.0
     try:
         fleet = Fleet(FleetConfig(miners=[MinerTarget(target=f"{slow.address}:{sim_fleet.port}")]), SETTINGS, 4028)
-        _, samples = asyncio.run(fleet.collect(timeout=0.5))
+        samples = asyncio.run(fleet.collect(timeout=0.5)).samples
     finally:
         slow.state.latency = 0.0
     assert samples[0].result.error_reason in ("read_timeout", "timeout")

@@ -85,3 +85,25 @@ def test_fleet_labels_on_every_sample():
     assert s[("miner_up", (("miner", "10.0.0.2:4028"), ("site", "")))] == 0
     assert s[("miner_hashrate_hashes_per_second", (("miner", "10.0.0.1:4028"), ("site", "north")))] == 110e12
     assert check_metrics(text) == ""
+
+
+def test_rendering_miner_by_miner_packs_lines_without_changing_the_text(monkeypatch):
+    from exporters.cgminer.metrics import Renderer
+
+    samples = [
+        MinerSample((f"10.0.0.{n}:4028", "north"), ScrapeResult(FULL if n % 3 else None, "read_timeout"))
+        for n in range(1, 11)
+    ]
+    whole = render(samples, ["miner", "site"])
+    monkeypatch.setattr(Renderer, "COMPACT_EVERY", 3)  # pack after every third miner
+    renderer = Renderer(["miner", "site"])
+    for sample in samples:
+        renderer.add(sample.label_values, sample.result)
+    parts = renderer.parts()
+    assert max(len(pieces) for pieces in parts) == 4  # 10 miners: packed at 3, 6, 9 and at the end
+    assert all(not family.lines for family in renderer.families)  # nothing left as loose strings
+    assert render(samples, ["miner", "site"]) == whole
+    from exporters.cgminer.exposition import assemble
+    from exporters.cgminer.metrics import HEADERS
+
+    assert assemble(HEADERS, [[b"".join(p) for p in parts]]) == whole

@@ -71,3 +71,120 @@ def test_replies_fetched_for_detection_are_reused_and_singles_remembered():
     assert second.commands_sent == ["summary", "pools", "stats"]
     assert second.status.firmware_version == first.status.firmware_version
     assert first.status.hashrate == 110566.89e9
+
+
+def test_single_commands_go_out_together_when_multi_commands_are_refused():
+    # Stock Antminer refuses "a+b": its three commands are sent at once, so a
+    # controller that takes 0.3 s per reply costs 0.3 s, not 0.9 s.
+    files = {
+        "version": "antminer/s19pro_stock_2022_version.json",
+        "summary": "antminer/s19pro_stock_2022_summary.json",
+        "pools": "antminer/s19pro_stock_2022_pools.json",
+        "stats": "antminer/s19pro_stock_2022_stats.json",
+    }
+    invalid = raw("errors/antminer_s21_invalid_command.json")
+    memory = MinerMemory()
+
+    async def main():
+        delay = 0.0
+
+        async def handle(reader, writer):
+            request = json.loads(await reader.read(65536))
+            await asyncio.sleep(delay)
+            writer.write(raw(files[request["command"]]) if request["command"] in files else invalid)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            await scrape("127.0.0.1", port, memory, SETTINGS, 3)  # detection, multi-command refusal learnt
+            delay = 0.3
+            return await scrape("127.0.0.1", port, memory, SETTINGS, 3)
+        finally:
+            server.close()
+
+    result = asyncio.run(main())
+    assert result.up and sorted(result.commands_sent) == ["pools", "stats", "summary"]
+    assert 0.3 <= result.duration_seconds < 0.6
+
+
+def test_a_failing_single_fails_the_scrape_and_leaves_nothing_running():
+    files = {
+        "version": "antminer/s19pro_stock_2022_version.json",
+        "summary": "antminer/s19pro_stock_2022_summary.json",
+        "pools": "antminer/s19pro_stock_2022_pools.json",
+        "stats": "antminer/s19pro_stock_2022_stats.json",
+    }
+    invalid = raw("errors/antminer_s21_invalid_command.json")
+    memory = MinerMemory()
+
+    async def main():
+        broken = False
+
+        async def handle(reader, writer):
+            request = json.loads(await reader.read(65536))
+            if broken and request["command"] == "pools":
+                writer.write(b'{"STATUS":[{"STATUS":"S"}],"POOLS":[{"URL":')  # truncated
+            else:
+                writer.write(raw(files[request["command"]]) if request["command"] in files else invalid)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            await scrape("127.0.0.1", port, memory, SETTINGS, 3)
+            broken = True
+            result = await scrape("127.0.0.1", port, memory, SETTINGS, 3)
+            await asyncio.sleep(0.05)
+            leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            return result, leftovers
+        finally:
+            server.close()
+
+    result, leftovers = asyncio.run(main())
+    assert result.error_reason == "malformed_reply"
+    assert leftovers == []
+
+
+def test_a_timeout_keeps_what_is_known_of_the_miner_but_garbage_does_not():
+    files = {
+        "version": "antminer/s19pro_stock_2022_version.json",
+        "summary": "antminer/s19pro_stock_2022_summary.json",
+        "pools": "antminer/s19pro_stock_2022_pools.json",
+        "stats": "antminer/s19pro_stock_2022_stats.json",
+    }
+    invalid = raw("errors/antminer_s21_invalid_command.json")
+    memory = MinerMemory()
+    settings = ClientSettings(connect_timeout=1, request_timeout=0.3)
+
+    async def main():
+        mode = "ok"
+
+        async def handle(reader, writer):
+            request = json.loads(await reader.read(65536))
+            if mode == "slow":
+                await asyncio.sleep(1)
+            elif mode == "garbage":
+                writer.write(b"<html>login</html>")
+            else:
+                writer.write(raw(files[request["command"]]) if request["command"] in files else invalid)
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        results = []
+        try:
+            for mode in ("ok", "slow", "ok", "garbage"):
+                results.append((await scrape("127.0.0.1", port, memory, settings, 2), memory.firmware))
+            return results
+        finally:
+            server.close()
+
+    (first, _), (slow, kept), (again, _), (garbage, forgotten) = asyncio.run(main())
+    assert first.up and slow.error_reason == "read_timeout"
+    assert kept == "antminer"  # no re-detection for a slow miner
+    assert again.up and "version" not in again.commands_sent
+    assert garbage.error_reason == "malformed_reply" and forgotten is None

@@ -72,12 +72,25 @@ def check_read_only(commands: Iterable[str]) -> tuple[str, ...]:
 def encode_request(commands: Iterable[str]) -> bytes:
     """Encode one request; several commands become one '+'-joined multi-command.
 
-    Parameters are never sent: every read-only command hashwatch uses takes none,
-    and refusing them closes the door on "ascset|0,reboot"-style payloads.
+    The only way hashwatch builds a request. Parameters are never sent: every
+    read-only command hashwatch uses takes none, and refusing them closes the
+    door on "ascset|0,reboot"-style payloads.
     """
-    checked = check_read_only(commands)
+    key = commands if type(commands) is tuple else tuple(commands)
+    try:
+        return _ENCODED[key]  # a fleet asks the same few command sets tens of thousands of times
+    except (KeyError, TypeError):  # TypeError: something unhashable, refused below
+        pass
+    checked = check_read_only(key)
     if any(c in CMD_KEY_COMMANDS for c in checked):
         if len(checked) != 1:
             raise CommandNotAllowed("btminer v2 commands cannot be combined in a multi-command")
-        return json.dumps({"cmd": checked[0]}).encode()
-    return json.dumps({"command": "+".join(checked)}).encode()
+        payload = json.dumps({"cmd": checked[0]}).encode()
+    else:
+        payload = json.dumps({"command": "+".join(checked)}).encode()
+    if len(_ENCODED) < 1024:
+        _ENCODED[checked] = payload  # only requests that passed the check are ever cached
+    return payload
+
+
+_ENCODED: dict[tuple[str, ...], bytes] = {}

@@ -44,8 +44,11 @@ class FleetConfig(StrictModel):
 
     miners: list[MinerTarget] = Field(default_factory=list)
     file_sd: list[str] = Field(default_factory=list, description="Prometheus file_sd JSON/YAML files (globs allowed)")
-    concurrency: int = Field(default=256, ge=1, le=10000)
+    concurrency: int = Field(default=256, ge=1, le=20000)
     timeout_seconds: Seconds = 10.0
+    workers: int = Field(
+        default=1, ge=1, le=64, description="processes scraping the fleet; above ~3,000 miners, one per CPU core"
+    )
 
 
 class CgminerConfig(StrictModel):

@@ -16,7 +16,7 @@ SENSOR_INLET = "inlet"  # air or coolant entering the board
 SENSOR_OUTLET = "outlet"  # air or coolant leaving the board
 
 
-@dataclass
+@dataclass(slots=True)
 class Board:
     """One hashboard (chain)."""
 
@@ -33,14 +33,14 @@ class Board:
     status: str | None = None  # firmware's word, e.g. "Alive", "mining"
 
 
-@dataclass
+@dataclass(slots=True)
 class Fan:
     index: str
     rpm: float | None = None
     speed_ratio: float | None = None  # 0..1 PWM duty where reported
 
 
-@dataclass
+@dataclass(slots=True)
 class Pool:
     index: str
     url: str = ""
@@ -60,13 +60,13 @@ class Pool:
         return worker if dot else ""
 
 
-@dataclass
+@dataclass(slots=True)
 class Fault:
     code: str
     message: str = ""
 
 
-@dataclass
+@dataclass(slots=True)
 class MinerStatus:
     # identity
     make: str = ""  # Bitmain, MicroBT, Canaan, ...

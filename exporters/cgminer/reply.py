@@ -20,7 +20,7 @@ class ApiError(RuntimeError):
         super().__init__(f"{command}: {message} (code {code})")
 
 
-@dataclass
+@dataclass(slots=True)
 class Reply:
     """One command's answer: its STATUS fields and its data sections."""
 

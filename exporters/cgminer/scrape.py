@@ -21,11 +21,14 @@ from .reply import Reply, is_multi_reply, parse_reply, split_multi_reply
 log = logging.getLogger(__name__)
 
 
+# Failures that say something about the firmware, not the network.
+_CONTENT_FAILURES = frozenset({"malformed_reply", "api_error", "internal_error", "reply_too_large"})
+
 # How long replies to a parser's static_commands are reused.
 STATIC_REFRESH_SECONDS = 600.0
 
 
-@dataclass
+@dataclass(slots=True)
 class MinerMemory:
     """What is remembered about a miner between scrapes."""
 
@@ -40,7 +43,7 @@ class MinerMemory:
         self.static_replies = {}
 
 
-@dataclass
+@dataclass(slots=True)
 class ScrapeResult:
     status: MinerStatus | None
     error_reason: str = ""
@@ -71,22 +74,43 @@ class _Session:
         return parse_reply(command, await self.raw((command,)))
 
 
+async def _together(jobs: list) -> list:
+    """Await requests at the same time; the first failure fails them all (after all have ended)."""
+    if len(jobs) == 1:
+        return [await jobs[0]]
+    answers = await asyncio.gather(*jobs, return_exceptions=True)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return answers
+
+
 async def _fetch(session: _Session, commands: tuple[str, ...], memory: MinerMemory, multi_allowed: bool) -> dict[str, Reply]:
-    """All replies for `commands`: one multi-command where accepted, else one by one."""
-    replies: dict[str, Reply] = {}
+    """All replies for `commands`, in as few rounds as the firmware allows.
+
+    Requests in one round go out at the same time: a controller that takes 200 ms
+    to answer costs 200 ms per round, not per command. The multi-command goes
+    with the commands that cannot join it (btminer v2); if the firmware refuses
+    it (stock Antminer: Code 14), that is remembered and its commands follow as
+    singles in a second round, and from the next scrape on in the first.
+    """
+    if not commands:
+        return {}
     joinable = tuple(c for c in commands if c not in CMD_KEY_COMMANDS)
-    if multi_allowed and memory.multi_command is not False and len(joinable) > 1:
-        body = await session.raw(joinable)
+    multi = multi_allowed and memory.multi_command is not False and len(joinable) > 1
+    singles = [c for c in commands if c not in joinable] if multi else list(commands)
+    jobs = [session.raw(joinable)] if multi else []
+    jobs += [session.single(c) for c in singles]
+    answers = await _together(jobs)
+    replies = dict(zip(singles, answers[1:] if multi else answers))
+    if multi:
+        body = answers[0]
         if is_multi_reply(body, joinable):
             memory.multi_command = True
             replies.update(split_multi_reply(joinable, body))
         else:
-            # The firmware refused the multi-command (e.g. stock Antminer Code 14):
-            # remember it and ask one command at a time from now on.
             memory.multi_command = False
-    for command in commands:
-        if command not in replies:
-            replies[command] = await session.single(command)
+            replies.update(zip(joinable, await _together([session.single(c) for c in joinable])))
     return replies
 
 
@@ -104,8 +128,10 @@ async def scrape(
     except Exception as exc:  # a parser bug must not take the exporter down
         log.exception("unexpected error scraping %s:%s", host, port)
         reason, message = "internal_error", f"{type(exc).__name__}: {exc}"
-    if reason not in ("connection_refused", "connect_timeout", "unreachable", "unresolvable"):
+    if reason in _CONTENT_FAILURES:
         # The device answered something unexpected: it may have been re-flashed.
+        # A slow or unreachable miner keeps what we know of it: detecting it
+        # again would only add round trips to a miner already short of time.
         memory.forget()
     return ScrapeResult(None, reason, message, time.perf_counter() - started, session.sent)
 

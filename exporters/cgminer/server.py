@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector, disable_created_metrics
 
 from hashwatch import __version__
+from hashwatch.process import release_free_memory
 
 from .client import ClientSettings, split_target
 from .config import CgminerConfig
@@ -57,7 +58,9 @@ class SelfMetrics:
             "hashwatch_cgminer_fleet_scrape_duration_seconds", "Wall time of the last fleet scrape.", registry=r
         )
         self.fleet_render = Gauge(
-            "hashwatch_cgminer_fleet_render_duration_seconds", "Time to render the last fleet scrape as text.", registry=r
+            "hashwatch_cgminer_fleet_render_duration_seconds",
+            "CPU time spent rendering the last fleet scrape as text, summed over fleet workers.",
+            registry=r,
         )
         self.fleet_bytes = Gauge("hashwatch_cgminer_fleet_render_bytes", "Size of the last fleet exposition.", registry=r)
         self.build_info = Gauge("hashwatch_build_info", "hashwatch version.", ["version"], registry=r)
@@ -149,23 +152,33 @@ class Exporter:
         # Rendered from this probe's result alone: nothing from another miner can leak in.
         return web.Response(body=render([MinerSample((), result)], ()), headers={"Content-Type": CONTENT_TYPE})
 
-    async def metrics(self, request: web.Request) -> web.Response:
-        fleet_body = b""
+    async def metrics(self, request: web.Request) -> web.StreamResponse:
+        scrape = None
         if self.fleet.enabled:
             started = time.perf_counter()
-            label_names, samples = await self.fleet.collect(self._timeout(request, self.config.fleet.timeout_seconds))
+            scrape = await self.fleet.collect(self._timeout(request, self.config.fleet.timeout_seconds))
             m = self.self_metrics
-            m.fleet_targets.set(len(samples))
-            m.fleet_up.set(sum(1 for sample in samples if sample.result.up))
+            m.fleet_targets.set(scrape.targets)
+            m.fleet_up.set(scrape.up)
             m.fleet_duration.set(time.perf_counter() - started)
-            render_started = time.perf_counter()
-            fleet_body = render(samples, label_names)
-            # Reported on the next scrape: this one's own text is already being built.
-            m.fleet_render.set(time.perf_counter() - render_started)
-            m.fleet_bytes.set(len(fleet_body))
-        # The exporter's own metrics last, so they include this fleet scrape.
-        body = generate_latest(self.self_metrics.registry) + fleet_body
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+            m.fleet_render.set(scrape.render_seconds)
+            m.fleet_bytes.set(scrape.size)
+        # Rendered after the fleet scrape, so they include it.
+        own = generate_latest(self.self_metrics.registry)
+        chunks = [own, *scrape.chunks()] if scrape is not None else [own]
+        # Written piece by piece: joining a 10,000-miner exposition would copy 50 MB.
+        response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
+        response.content_length = sum(len(chunk) for chunk in chunks)
+        await response.prepare(request)
+        for chunk in chunks:
+            await response.write(chunk)
+        await response.write_eof()
+        del chunks, scrape
+        release_free_memory()
+        return response
+
+    async def _close(self, _application: web.Application) -> None:
+        await self.fleet.close()
 
     async def index(self, request: web.Request) -> web.Response:
         fleet = f"{len(self.fleet.targets())} miners in fleet mode" if self.fleet.enabled else "fleet mode off"
@@ -179,6 +192,7 @@ class Exporter:
 
     def app(self) -> web.Application:
         application = web.Application()
+        application.on_cleanup.append(self._close)
         application.add_routes(
             [web.get("/", self.index), web.get("/probe", self.probe), web.get("/metrics", self.metrics)]
         )

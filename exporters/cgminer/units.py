@@ -29,7 +29,10 @@ _DASH_NUMBERS = re.compile(r"-?\d+(?:\.\d+)?")
 
 def to_float(value: Any) -> float | None:
     """A finite float from a number or numeric string; None if absent or not numeric."""
-    if value is None or isinstance(value, bool):
+    kind = type(value)
+    if kind is float:  # the common case first: a fleet converts millions of values
+        return value if math.isfinite(value) else None
+    if value is None or kind is bool:
         return None
     if isinstance(value, (int, float)):
         result = float(value)
@@ -48,7 +51,10 @@ def to_float(value: Any) -> float | None:
 
 def to_int(value: Any) -> int | None:
     """An int from an int, integral float or numeric string (exact for uint64)."""
-    if value is None or isinstance(value, bool):
+    kind = type(value)
+    if kind is int:
+        return value
+    if value is None or kind is bool:
         return None
     if isinstance(value, int):
         return value
@@ -103,6 +109,9 @@ def dash_numbers(value: Any) -> list[float]:
         return [float(value)]
     if not isinstance(value, str):
         return []
+    whole, _, fraction = value.strip().partition(".")
+    if whole.isdigit() and (not fraction or fraction.isdigit()) and value.isascii():
+        return [float(f"{whole}.{fraction or 0}")]  # a single reading, the usual shape
     numbers: list[float] = []
     position = 0
     text = value.strip()

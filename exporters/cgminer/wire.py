@@ -66,6 +66,14 @@ def decode_reply(raw: bytes) -> dict[str, Any]:
     raw = raw.rstrip(b"\x00 \r\n\t")
     if not raw:
         raise MalformedReply("empty reply")
+    if raw[:1] == b"{":
+        try:
+            value = orjson.loads(raw)  # the common case: well-formed UTF-8 JSON, no copy
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if isinstance(value, dict):
+                return value
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

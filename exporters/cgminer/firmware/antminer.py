@@ -26,8 +26,20 @@ from . import register
 from .base import FirmwareParser
 from .common import apply_summary, first_present, guarded, parse_pools
 
-_CHAIN_KEY = re.compile(r"^chain_(?:acn|rate|acs|hw|state)(\d+)$")
-_FAN_KEY = re.compile(r"^fan(\d+)$")
+_CHAIN_PREFIXES = ("chain_acn", "chain_rate", "chain_acs", "chain_hw", "chain_state")
+
+
+def _slots(data: dict[str, Any], prefixes: tuple[str, ...]) -> set[int]:
+    """N of every key prefixN (digits only) in a stats section of 100+ keys."""
+    found = set()
+    for key in data:
+        if isinstance(key, str) and key.startswith(prefixes):
+            for prefix in prefixes:
+                number = key[len(prefix):]
+                if key.startswith(prefix) and number.isdigit() and number.isascii():
+                    found.add(int(number))
+                    break
+    return found
 _WATTS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*W\s*$", re.IGNORECASE)
 _PAREN_SUFFIX = re.compile(r"^(.*?)\s*\(([^)]*)\)\s*$")
 _WORD_SUFFIX = re.compile(r"^(.*?)\s+((?:hiveon|blissz)\b.*)$", re.IGNORECASE)
@@ -121,7 +133,7 @@ def _chain_present(data: dict[str, Any], slot: int) -> bool:
 
 def chain_layout(data: dict[str, Any]) -> list[tuple[int, str]]:
     """(slot, board index) for every chain the firmware shows, in slot order."""
-    slots = sorted({int(m.group(1)) for key in data if (m := _CHAIN_KEY.match(str(key)))})
+    slots = sorted(_slots(data, _CHAIN_PREFIXES))
     present = [slot for slot in slots if _chain_present(data, slot)]
     if not present:
         return []
@@ -196,7 +208,7 @@ def read_fans(data: dict[str, Any]) -> list[Fan]:
     cannot be told from an empty connector and is left out. Otherwise every slot
     is a fan and 0 rpm is a stopped fan.
     """
-    slots = sorted(int(m.group(1)) for key in data if (m := _FAN_KEY.match(str(key))))
+    slots = sorted(_slots(data, ("fan",)))
     readings = {slot: to_float(data.get(f"fan{slot}")) for slot in slots}
     declared = to_int(data.get("fan_num"))
     if declared is not None and len(slots) > declared:
