@@ -135,11 +135,7 @@ class FleetScraper:
         self.memory: dict[str, MinerMemory] = {}
 
     async def scrape(
-        self,
-        targets: list[FleetTarget],
-        label_names: list[str],
-        timeout: float,
-        on_result: Callable[[FleetTarget, ScrapeResult], None],
+        self, targets: list[FleetTarget], timeout: float, on_result: Callable[[FleetTarget, ScrapeResult], None]
     ) -> None:
         """Scrape every target once, handing each result to `on_result` as it comes in."""
         loop = asyncio.get_running_loop()
@@ -184,7 +180,7 @@ class FleetScraper:
             if keep_samples:
                 samples.append(sample)
 
-        await self.scrape(targets, label_names, timeout, on_result)
+        await self.scrape(targets, timeout, on_result)
         started = time.process_time()
         parts = renderer.parts()
         return FleetScrape(

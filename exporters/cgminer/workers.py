@@ -75,7 +75,10 @@ def worker_main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the exporter's to handle
     inbox, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but frames may reach the exporter's pipe
-    settings, default_port, concurrency, log_level = pickle.loads(_read_frame(inbox) or b"")
+    init = _read_frame(inbox)
+    if init is None:
+        return  # the exporter went away before sending the settings
+    settings, default_port, concurrency, log_level = pickle.loads(init)
     logging.basicConfig(level=log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s fleet-worker %(name)s: %(message)s")
     try:
         import uvloop
