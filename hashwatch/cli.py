@@ -59,6 +59,25 @@ def cgminer(config_file: str | None, listen: str, log_level: str) -> None:
 
 @main.command()
 @config_option
+@click.option("--web.listen-address", "listen", default=":9892", show_default=True, help="Address to serve HTTP on.")
+@log_option
+def ocean(config_file: str | None, listen: str, log_level: str) -> None:
+    """Exporter for the Ocean.xyz pool API: hashrate, workers, TIDES estimates, payouts, pool stats."""
+    from exporters.ocean.server import OceanExporter
+
+    from .web import run, run_forever
+
+    _logging(log_level)
+    config = load_or_exit(config_file)
+    if not config.ocean.addresses:
+        logging.getLogger("hashwatch.ocean").warning(
+            "ocean.addresses is empty: exporting pool-wide metrics only; add your payout address to see your own"
+        )
+    run(run_forever(OceanExporter(config.ocean).app(), listen))
+
+
+@main.command()
+@config_option
 @click.option("--miners", default=12, show_default=True, type=click.IntRange(1, 20000), help="Simulated miners.")
 @click.option("--web.listen-address", "listen", default="127.0.0.1:9891", show_default=True)
 @click.option("--simulator.first-address", "first_address", default="127.10.0.1", show_default=True)

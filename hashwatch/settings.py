@@ -5,9 +5,11 @@ from __future__ import annotations
 from pydantic import Field
 
 from exporters.cgminer.config import CgminerConfig
+from exporters.ocean.config import OceanConfig
 
 from .config import StrictModel
 
 
 class HashwatchConfig(StrictModel):
     cgminer: CgminerConfig = Field(default_factory=CgminerConfig)
+    ocean: OceanConfig = Field(default_factory=OceanConfig)

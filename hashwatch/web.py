@@ -11,6 +11,10 @@ from .process import keep_large_buffers_returnable, raise_open_file_limit, tune_
 
 log = logging.getLogger(__name__)
 
+# The text format every hashwatch exporter writes. Pinned: prometheus_client's
+# own CONTENT_TYPE_LATEST now announces 1.0.0, which older Prometheus servers reject.
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
 
 def parse_listen_address(value: str) -> tuple[str, int]:
     """":9891" -> ("0.0.0.0", 9891); "127.0.0.1:9891"; "[::1]:9891"."""

@@ -11,7 +11,7 @@ from hashwatch.cli import main
 def test_help_lists_subcommands():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("cgminer", "simulate", "demo"):
+    for command in ("cgminer", "ocean", "simulate", "demo"):
         assert command in result.output
 
 
@@ -38,3 +38,48 @@ def test_demo_runs_a_simulated_fleet_end_to_end():
     assert done.returncode == 0, done.stderr
     assert "first scrape:     7/7 miners up" in done.stdout
     assert "probe?target=127.66.0.1:" in done.stdout
+
+
+def test_ocean_bad_payout_address_exits_2_naming_the_key(tmp_path):
+    path = tmp_path / "bad.yml"
+    path.write_text("ocean:\n  addresses: [bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5]\n")
+    result = CliRunner().invoke(main, ["ocean", "--config.file", str(path)])
+    assert result.exit_code == 2
+    assert "ocean.addresses" in result.output and "checksum" in result.output
+
+
+def test_ocean_command_serves_metrics_from_a_replayed_api(tmp_path):
+    import re
+    import socket
+    import time
+    from pathlib import Path
+
+    import requests
+
+    from tests.replay_server import Reply, ReplayServer
+
+    fixtures = Path(__file__).parent / "fixtures" / "ocean"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with ReplayServer() as server:
+        server.route("/v1/pool_hashrate", Reply.file(fixtures / "pool_hashrate_HANDBUILT.json"))
+        config = tmp_path / "hashwatch.yml"
+        config.write_text(f"ocean:\n  api_url: {server.url}/v1\n  intervals: {{hashrate: 0.2}}\n")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hashwatch.cli", "ocean", "--config.file", str(config),
+             "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "error"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            text, deadline = "", time.monotonic() + 20
+            while "ocean_pool_hashrate_hashes_per_second{" not in text and time.monotonic() < deadline:
+                time.sleep(0.1)
+                try:
+                    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+                except requests.ConnectionError:
+                    continue
+        finally:
+            process.terminate()
+            process.wait(10)
+    assert re.search(r'^ocean_pool_hashrate_hashes_per_second\{window="60s"\} 3\.7', text, re.MULTILINE), text[-2000:]

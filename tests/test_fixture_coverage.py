@@ -2,14 +2,18 @@
 
 from pathlib import Path
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cgminer"
+import pytest
+
+ROOT = Path(__file__).parent / "fixtures"
 
 
-def test_every_cgminer_fixture_is_referenced_by_a_test():
+@pytest.mark.parametrize("source", ["cgminer", "ocean"])
+def test_every_fixture_is_referenced_by_a_test(source):
+    fixtures = ROOT / source
     sources = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     unused = [
-        str(path.relative_to(FIXTURES))
-        for path in sorted(FIXTURES.rglob("*"))
-        if path.is_file() and path.suffix in (".json", ".txt") and str(path.relative_to(FIXTURES)) not in sources
+        str(path.relative_to(fixtures))
+        for path in sorted(fixtures.rglob("*"))
+        if path.is_file() and path.suffix in (".json", ".txt", ".html") and str(path.relative_to(fixtures)) not in sources
     ]
     assert unused == []

@@ -16,6 +16,7 @@ from prometheus_client import GCCollector, PlatformCollector, ProcessCollector, 
 
 from hashwatch import __version__
 from hashwatch.process import release_free_memory
+from hashwatch.web import PROMETHEUS_TEXT
 
 from .client import ClientSettings, split_target
 from .config import CgminerConfig
@@ -29,9 +30,6 @@ log = logging.getLogger(__name__)
 disable_created_metrics()
 
 MAX_REMEMBERED_PROBE_TARGETS = 100_000
-# The text format generate_latest writes. Pinned: prometheus_client's own
-# CONTENT_TYPE_LATEST now announces 1.0.0, which older Prometheus servers reject.
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class SelfMetrics:
@@ -150,7 +148,7 @@ class Exporter:
             self.self_metrics.errors.labels(result.error_reason).inc()
             log.info("probe %s failed: %s (%s)", target, result.error_reason, result.error_message)
         # Rendered from this probe's result alone: nothing from another miner can leak in.
-        return web.Response(body=render([MinerSample((), result)], ()), headers={"Content-Type": CONTENT_TYPE})
+        return web.Response(body=render([MinerSample((), result)], ()), headers={"Content-Type": PROMETHEUS_TEXT})
 
     async def metrics(self, request: web.Request) -> web.StreamResponse:
         scrape = None
@@ -167,7 +165,7 @@ class Exporter:
         own = generate_latest(self.self_metrics.registry)
         chunks = [own, *scrape.chunks()] if scrape is not None else [own]
         # Written piece by piece: joining a 10,000-miner exposition would copy 50 MB.
-        response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
+        response = web.StreamResponse(headers={"Content-Type": PROMETHEUS_TEXT})
         response.content_length = sum(len(chunk) for chunk in chunks)
         await response.prepare(request)
         for chunk in chunks:

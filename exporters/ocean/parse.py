@@ -1,0 +1,298 @@
+"""Ocean API results -> typed values, tolerant of the shapes clients have seen.
+
+No verbatim Ocean response is public (tests/fixtures/ocean/SOURCES.md), so the
+parsers accept every shape catalogued by other clients and nothing else:
+numbers as numbers or strings, the `lastest_share_ts` spelling, workers as a
+map or as a list of one-key objects. A field that is missing or not a number is
+None and never exported; a result whose shape is unknown raises ShapeError, so
+the poller counts it and keeps the last good value instead of showing zeros.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+class ShapeError(ValueError):
+    """The result is not shaped like anything this parser knows."""
+
+
+_WINDOW = re.compile(r"^hashrate_(\d+)s$")
+_POOL_WINDOW = re.compile(r"^pool_(\d+)s$")
+SATOSHIS_PER_BTC = 100_000_000
+
+
+def number(value: Any) -> float | None:
+    """A finite float from a number or numeric string; None otherwise (never 0 for "missing")."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        result = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            result = float(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def satoshis(value: Any) -> int | None:
+    """Whole satoshis, exact for integer strings; None if not a whole number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    amount = number(value)
+    return int(amount) if amount is not None and amount.is_integer() else None
+
+
+def timestamp(value: Any) -> float | None:
+    """Unix seconds from a number, a numeric string, or ISO 8601 (no zone means UTC).
+
+    Ocean writes seconds; a number above 10^11 can only be milliseconds (year
+    5138 in seconds) and is read as such rather than exported as a far future.
+    """
+    seconds = number(value)
+    if seconds is not None:
+        if seconds > 1e11:
+            seconds /= 1000
+        return seconds if seconds > 0 else None
+    if isinstance(value, str) and value.strip():
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        return parsed.timestamp()
+    return None
+
+
+def _object(result: Any, what: str) -> dict[str, Any]:
+    if not isinstance(result, dict):
+        raise ShapeError(f"{what}: expected an object, got {type(result).__name__}")
+    return result
+
+
+def _windows(data: dict[str, Any], pattern: re.Pattern[str]) -> dict[str, float]:
+    """{"hashrate_300s": "123"} -> {"300s": 123.0}, for every window present and numeric."""
+    found = {}
+    for key, value in data.items():
+        match = pattern.match(str(key))
+        if match:
+            rate = number(value)
+            if rate is not None:
+                found[f"{match.group(1)}s"] = rate
+    return found
+
+
+@dataclass
+class Statsnap:
+    """A TIDES snapshot of a user or one worker (/statsnap, /userinfo_full)."""
+
+    snap_ts: float | None = None
+    hashrate: dict[str, float] = field(default_factory=dict)  # window -> H/s
+    last_share_ts: float | None = None
+    shares_in_tides: float | None = None
+    estimated_earn_next_block: float | None = None  # BTC
+    estimated_bonus_earn_next_block: float | None = None
+    estimated_total_earn_next_block: float | None = None
+    estimated_payout_next_block: float | None = None
+    unpaid: float | None = None
+
+
+def parse_statsnap(result: Any) -> Statsnap:
+    data = _object(result, "statsnap")
+    return Statsnap(
+        snap_ts=timestamp(data.get("snap_ts")),
+        hashrate=_windows(data, _WINDOW),
+        last_share_ts=timestamp(data.get("lastest_share_ts", data.get("latest_share_ts"))),
+        shares_in_tides=number(data.get("shares_in_tides")),
+        estimated_earn_next_block=number(data.get("estimated_earn_next_block")),
+        estimated_bonus_earn_next_block=number(data.get("estimated_bonus_earn_next_block")),
+        estimated_total_earn_next_block=number(data.get("estimated_total_earn_next_block")),
+        estimated_payout_next_block=number(data.get("estimated_payout_next_block")),
+        unpaid=number(data.get("unpaid")),
+    )
+
+
+@dataclass
+class UserHashrate:
+    """/user_hashrate: the user's hashrate over every window Ocean averages."""
+
+    snap_ts: float | None = None
+    hashrate: dict[str, float] = field(default_factory=dict)
+    active_workers: float | None = None
+    last_share_ts: float | None = None
+
+
+def parse_user_hashrate(result: Any) -> UserHashrate:
+    data = _object(result, "user_hashrate")
+    parsed = UserHashrate(
+        snap_ts=timestamp(data.get("snap_ts")),
+        hashrate=_windows(data, _WINDOW),
+        active_workers=number(data.get("active_worker_count")),
+        last_share_ts=timestamp(data.get("lastest_share_ts", data.get("latest_share_ts"))),
+    )
+    if not parsed.hashrate and parsed.active_workers is None:
+        raise ShapeError("user_hashrate: no hashrate_* window and no active_worker_count")
+    return parsed
+
+
+def _worker_entries(workers: Any, what: str) -> dict[str, dict[str, Any]]:
+    """Workers as a map {name: obj | [obj]} or a list of one-key objects [{name: obj}]."""
+    if isinstance(workers, dict):
+        items = list(workers.items())
+    elif isinstance(workers, list):
+        items = []
+        for entry in workers:
+            if not isinstance(entry, dict) or len(entry) != 1:
+                raise ShapeError(f"{what}: a worker list entry is not a one-key object")
+            items.extend(entry.items())
+    else:
+        raise ShapeError(f"{what}: workers is neither a map nor a list")
+    entries: dict[str, dict[str, Any]] = {}
+    for name, value in items:
+        if isinstance(value, list):  # {"name": [ {...} ]}: the latest snapshot first
+            value = value[0] if value and isinstance(value[0], dict) else None
+        if not isinstance(value, dict):
+            raise ShapeError(f"{what}: worker {name!r} has no object")
+        entries[str(name)] = value
+    return entries
+
+
+@dataclass
+class UserInfo:
+    """/userinfo_full: the user's statsnap and one per worker."""
+
+    user: Statsnap
+    workers: dict[str, Statsnap]
+
+
+def parse_userinfo_full(result: Any) -> UserInfo:
+    data = _object(result, "userinfo_full")
+    if "user_full" not in data and "workers" not in data:
+        raise ShapeError("userinfo_full: neither user_full nor workers")
+    user = parse_statsnap(data["user_full"]) if "user_full" in data else Statsnap()
+    workers = {name: parse_statsnap(entry) for name, entry in _worker_entries(data.get("workers", []), "userinfo_full").items()}
+    return UserInfo(user, workers)
+
+
+@dataclass
+class WorkerHashrate:
+    hashrate: dict[str, float]
+    last_share_ts: float | None
+
+
+def parse_user_hashrate_full(result: Any) -> dict[str, WorkerHashrate]:
+    """/user_hashrate_full: every worker's hashrate over every window."""
+    data = _object(result, "user_hashrate_full")
+    if "workers" not in data:
+        raise ShapeError("user_hashrate_full: no workers")
+    return {
+        name: WorkerHashrate(
+            _windows(entry, _WINDOW), timestamp(entry.get("lastest_share_ts", entry.get("latest_share_ts")))
+        )
+        for name, entry in _worker_entries(data["workers"], "user_hashrate_full").items()
+    }
+
+
+@dataclass
+class Payment:
+    ts: float | None
+    satoshis: int | None
+
+
+@dataclass
+class EarnPay:
+    """/earnpay: earnings per block and payouts over a time range."""
+
+    earnings: list[Payment]
+    payouts: list[Payment]
+
+    @property
+    def earned_satoshis(self) -> int:
+        return sum(e.satoshis for e in self.earnings if e.satoshis is not None)
+
+    @property
+    def paid_satoshis(self) -> int:
+        return sum(p.satoshis for p in self.payouts if p.satoshis is not None)
+
+    def last_payout(self) -> Payment | None:
+        dated = [p for p in self.payouts if p.ts is not None and p.satoshis is not None]
+        return max(dated, key=lambda p: p.ts) if dated else None
+
+
+def parse_earnpay(result: Any) -> EarnPay:
+    data = _object(result, "earnpay")
+    earnings, payouts = data.get("earnings", []), data.get("payouts", [])
+    if "earnings" not in data and "payouts" not in data:
+        raise ShapeError("earnpay: neither earnings nor payouts")
+    if not isinstance(earnings, list) or not isinstance(payouts, list):
+        raise ShapeError("earnpay: earnings and payouts must be lists")
+    return EarnPay(
+        earnings=[
+            Payment(timestamp(e.get("ts")), satoshis(e.get("satoshis_net_earned"))) for e in earnings if isinstance(e, dict)
+        ],
+        payouts=[
+            Payment(timestamp(p.get("ts")), satoshis(p.get("total_satoshis_net_paid"))) for p in payouts if isinstance(p, dict)
+        ],
+    )
+
+
+@dataclass
+class PoolStat:
+    active_users: float | None
+    active_workers: float | None
+    network_difficulty: float | None
+    tides_shares: float | None
+    tides_max_shares: float | None
+
+
+def parse_pool_stat(result: Any) -> PoolStat:
+    data = _object(result, "pool_stat")
+    parsed = PoolStat(
+        active_users=number(data.get("active_users")),
+        active_workers=number(data.get("active_workers")),
+        network_difficulty=number(data.get("network_difficulty")),
+        tides_shares=number(data.get("current_tides_shares")),
+        tides_max_shares=number(data.get("max_tides_shares")),
+    )
+    if all(value is None for value in vars(parsed).values()):
+        raise ShapeError("pool_stat: none of the known fields")
+    return parsed
+
+
+def parse_pool_hashrate(result: Any) -> dict[str, float]:
+    windows = _windows(_object(result, "pool_hashrate"), _POOL_WINDOW)
+    if not windows:
+        raise ShapeError("pool_hashrate: no pool_* window")
+    return windows
+
+
+@dataclass
+class Block:
+    ts: float | None
+    height: float | None
+    reward_satoshis: int | None
+
+
+def parse_blocks(result: Any) -> list[Block]:
+    data = _object(result, "blocks")
+    blocks = data.get("blocks")
+    if not isinstance(blocks, list):
+        raise ShapeError("blocks: no blocks list")
+    return [
+        Block(timestamp(b.get("ts")), number(b.get("height")), satoshis(b.get("total_reward_sats")))
+        for b in blocks
+        if isinstance(b, dict)
+    ]
