@@ -30,6 +30,18 @@ def load_or_exit(path: str | None) -> HashwatchConfig:
         sys.exit(2)
 
 
+def _setup(config_file: str | None, log_level: str) -> HashwatchConfig:
+    _logging(log_level)
+    return load_or_exit(config_file)
+
+
+def _serve(app, listen: str) -> None:
+    """Serve an exporter's aiohttp app until Ctrl-C (uvloop, process tuning: see web.run)."""
+    from .web import run, run_forever
+
+    run(run_forever(app, listen))
+
+
 config_option = click.option(
     "--config.file", "config_file", type=click.Path(dir_okay=False), default=None, help="hashwatch YAML config file."
 )
@@ -50,11 +62,8 @@ def cgminer(config_file: str | None, listen: str, log_level: str) -> None:
     """Exporter for ASIC miners over the CGMiner API (TCP 4028): /probe?target= and fleet /metrics."""
     from exporters.cgminer.server import Exporter
 
-    from .web import run, run_forever
-
-    _logging(log_level)
-    config = load_or_exit(config_file)
-    run(run_forever(Exporter(config.cgminer).app(), listen))
+    config = _setup(config_file, log_level)
+    _serve(Exporter(config.cgminer).app(), listen)
 
 
 @main.command()
@@ -65,15 +74,12 @@ def ocean(config_file: str | None, listen: str, log_level: str) -> None:
     """Exporter for the Ocean.xyz pool API: hashrate, workers, TIDES estimates, payouts, pool stats."""
     from exporters.ocean.server import OceanExporter
 
-    from .web import run, run_forever
-
-    _logging(log_level)
-    config = load_or_exit(config_file)
+    config = _setup(config_file, log_level)
     if not config.ocean.addresses:
         logging.getLogger("hashwatch.ocean").warning(
             "ocean.addresses is empty: exporting pool-wide metrics only; add your payout address to see your own"
         )
-    run(run_forever(OceanExporter(config.ocean).app(), listen))
+    _serve(OceanExporter(config.ocean).app(), listen)
 
 
 @main.command()

@@ -6,7 +6,8 @@ import time
 
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
+
+from tests.prom_text import samples
 
 from exporters.cgminer.commands import READ_ONLY_COMMANDS
 from tests.promtool import check_metrics
@@ -22,12 +23,7 @@ NOMINAL_HASHRATE = {
 }
 
 
-def parse(text: str) -> dict[tuple, float]:
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
+parse = samples
 
 
 def value(samples, name, **labels):

@@ -26,6 +26,7 @@ from exporters.ocean.config import OceanConfig
 from exporters.ocean.metrics import PayoutCollector, PoolCollector
 from exporters.ocean.parse import EarnPay, Payment
 from exporters.ocean.server import OceanExporter
+from tests.prom_text import samples
 from tests.promtool import check_metrics
 from tests.replay_server import Reply, ReplayServer
 from tests.servers import AppThread
@@ -50,14 +51,6 @@ def healthy_routes(server: ReplayServer) -> None:
     server.route("/v1/pool_stat", fixture("pool_stat_HANDBUILT.json"))
     server.route("/v1/pool_hashrate", fixture("pool_hashrate_HANDBUILT.json"))
     server.route("/v1/blocks/0/100/0", fixture("blocks_HANDBUILT.json"))
-
-
-def samples(text: str) -> dict[tuple, float]:
-    out = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
-    return out
 
 
 def wait_for(url: str, condition, seconds: float = 10.0) -> dict[tuple, float]:

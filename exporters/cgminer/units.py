@@ -7,9 +7,12 @@ Every helper returns None for "not reported" instead of inventing a zero.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
+
+from hashwatch.numbers import to_float
+
+__all__ = ["to_float"]  # re-exported: parsers take every number helper from here
 
 HASH_UNITS: dict[str, float] = {
     "H": 1.0,
@@ -25,28 +28,6 @@ _SUFFIX = {"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
 _HUMAN = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*([KMGTPE])?\s*$", re.IGNORECASE)
 _NUMBER_PREFIX = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 _DASH_NUMBERS = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-def to_float(value: Any) -> float | None:
-    """A finite float from a number or numeric string; None if absent or not numeric."""
-    kind = type(value)
-    if kind is float:  # the common case first: a fleet converts millions of values
-        return value if math.isfinite(value) else None
-    if value is None or kind is bool:
-        return None
-    if isinstance(value, (int, float)):
-        result = float(value)
-    elif isinstance(value, str):
-        text = value.strip().strip("'\"")
-        if not text:
-            return None
-        try:
-            result = float(text)
-        except ValueError:
-            return None
-    else:
-        return None
-    return result if math.isfinite(result) else None
 
 
 def to_int(value: Any) -> int | None:

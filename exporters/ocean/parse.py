@@ -10,11 +10,12 @@ the poller counts it and keeps the last good value instead of showing zeros.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from hashwatch.numbers import to_float
 
 
 class ShapeError(ValueError):
@@ -26,23 +27,8 @@ _POOL_WINDOW = re.compile(r"^pool_(\d+)s$")
 SATOSHIS_PER_BTC = 100_000_000
 
 
-def number(value: Any) -> float | None:
-    """A finite float from a number or numeric string; None otherwise (never 0 for "missing")."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, float)):
-        result = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if not text:
-            return None
-        try:
-            result = float(text)
-        except ValueError:
-            return None
-    else:
-        return None
-    return result if math.isfinite(result) else None
+# A finite float from a number or numeric string; None otherwise (never 0 for "missing").
+number = to_float
 
 
 def satoshis(value: Any) -> int | None:
