@@ -16,10 +16,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from hashwatch.numbers import to_float
+from hashwatch.shape import ShapeError
 
-
-class ShapeError(ValueError):
-    """The result is not shaped like anything this parser knows."""
+__all__ = ["ShapeError"]  # re-exported for the poller and tests
 
 
 _WINDOW = re.compile(r"^hashrate_(\d+)s$")
