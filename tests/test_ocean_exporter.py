@@ -235,7 +235,6 @@ def test_client_errors_from_recorded_bodies(body, kind):
 class _FakePoller:
     def __init__(self, values):
         self.values = values
-        self.config = OceanConfig(addresses=[ADDRESS])
 
     def value(self, endpoint, address=""):
         return self.values.get(endpoint)
@@ -243,7 +242,7 @@ class _FakePoller:
 
 def test_paid_counter_never_goes_down_within_a_run(caplog):
     values = {"earnpay": EarnPay([], [Payment(1.7e9, 100_000), Payment(1.8e9, 50_000)])}
-    collector = PayoutCollector(_FakePoller(values))
+    collector = PayoutCollector(_FakePoller(values), [ADDRESS])
     paid = lambda: next(s.value for f in collector.collect() for s in f.samples if s.name == "ocean_paid_btc_total")
     assert paid() == 0.0015
     values["earnpay"] = EarnPay([], [Payment(1.8e9, 50_000)])  # Ocean returned a shorter history once
@@ -256,7 +255,7 @@ def test_paid_counter_never_goes_down_within_a_run(caplog):
 def test_blocks_found_by_window():
     blocks = parse.parse_blocks(result_of("blocks_HANDBUILT.json"))
     newest = max(b.ts for b in blocks)
-    collector = PoolCollector(_FakePoller({"blocks": blocks}), clock=lambda: newest + 3600)
+    collector = PoolCollector(_FakePoller({"blocks": blocks}), [ADDRESS], clock=lambda: newest + 3600)
     found = {s.labels["window"]: s.value for f in collector.collect() for s in f.samples if s.name == "ocean_pool_blocks_found"}
     # 2025-11-22 back to 2025-11-13: one within a day, all five within 30 days.
     assert found["1d"] == 1 and found["30d"] == 5 and 1 <= found["7d"] < 5

@@ -8,7 +8,7 @@ import pytest
 
 from exporters.ocean.client import OceanClient, retry_after_seconds
 from exporters.ocean.config import OceanConfig
-from exporters.ocean.poller import Poller
+from exporters.ocean.poller import ocean_poller
 from tests.replay_server import Reply, ReplayServer
 
 ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
@@ -29,11 +29,11 @@ def poll(server, *replies, polls=None, timeout=2.0, **config):
 
     async def main():
         async with aiohttp.ClientSession() as session:
-            poller = Poller(OceanClient(session, settings.api_url, settings.timeout_seconds), settings)
-            endpoint = next(e for e in poller.endpoints if e.name == "user_hashrate")
+            poller = ocean_poller(OceanClient(session, settings.api_url, settings.timeout_seconds), settings)
+            job = poller.job("user_hashrate", ADDRESS)
             seen = []
             for _ in range(polls or len(replies)):
-                state = await poller.poll_once(endpoint, ADDRESS)
+                state = await poller.poll_once(job)
                 seen.append((state.up, state.value, state.failures, state.next_delay, state.last_success))
             return poller, seen
 
@@ -90,7 +90,7 @@ def test_recovery_resets_the_backoff(server):
 
 
 def test_unknown_shape_is_logged_once(server, caplog):
-    with caplog.at_level(logging.WARNING, logger="exporters.ocean.poller"):
+    with caplog.at_level(logging.WARNING, logger="hashwatch.polling"):
         poll(server, Reply.json({"result": [1, 2, 3]}), polls=3)
     assert sum("unknown reply shape" in r.getMessage() for r in caplog.records) == 1
 

@@ -5,7 +5,7 @@ Where things live:
   config.py     the `ocean:` section of hashwatch.yml
   client.py     HTTP client for api.ocean.xyz/v1: envelopes, errors, timeouts
   parse.py      tolerant parsers: strings as numbers, map or list worker shapes
-  poller.py     background polling per endpoint with its own interval and backoff
+  poller.py     which endpoints are polled, how often, for whom (hashwatch.polling polls)
   metrics.py    cached values -> Prometheus metric families (one collector per group)
   server.py     HTTP: /metrics and a landing page
 """

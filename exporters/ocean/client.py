@@ -17,18 +17,14 @@ import aiohttp
 import orjson
 
 from hashwatch import __version__
+from hashwatch.polling import FetchError
 
 USER_AGENT = f"hashwatch/{__version__} (+https://github.com/hashwatch/hashwatch)"
 
 
-class OceanError(RuntimeError):
+class OceanError(FetchError):
     """A failed request. kind: rate_limited, server_error, http_error, timeout,
     connection_error, api_error (an {"error": ...} body) or malformed."""
-
-    def __init__(self, kind: str, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.kind = kind
-        self.retry_after = retry_after
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .parse import SATOSHIS_PER_BTC, EarnPay, Statsnap, UserHashrate, UserInfo, WorkerHashrate
-from .poller import Poller
+from hashwatch.polling import Poller
 
+from .parse import SATOSHIS_PER_BTC, EarnPay, Statsnap, UserHashrate, UserInfo, WorkerHashrate
 log = logging.getLogger(__name__)
 
 BLOCK_WINDOWS = {"1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
@@ -28,11 +28,12 @@ def _window_order(window: str) -> int:
 
 
 class _Group(Collector):
-    def __init__(self, poller: Poller):
+    def __init__(self, poller: Poller, addresses: list[str]):
         self.poller = poller
+        self._addresses = addresses
 
     def addresses(self) -> list[str]:
-        return self.poller.config.addresses
+        return self._addresses
 
 
 class UserCollector(_Group):
@@ -136,8 +137,8 @@ class WorkerCollector(_Group):
 class PayoutCollector(_Group):
     """Earnings and payouts, summed over the history Ocean returns."""
 
-    def __init__(self, poller: Poller):
-        super().__init__(poller)
+    def __init__(self, poller: Poller, addresses: list[str]):
+        super().__init__(poller, addresses)
         # A counter must not go down within a run: if Ocean returns a shorter
         # history once, keep the highest sum seen and say so in the log.
         self._paid_high: dict[str, int] = {}
@@ -183,8 +184,8 @@ class PayoutCollector(_Group):
 class PoolCollector(_Group):
     """The pool as a whole: hashrate, users and workers, TIDES window, blocks."""
 
-    def __init__(self, poller: Poller, clock: Callable[[], float] = time.time):
-        super().__init__(poller)
+    def __init__(self, poller: Poller, addresses: list[str], clock: Callable[[], float] = time.time):
+        super().__init__(poller, addresses)
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:

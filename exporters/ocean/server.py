@@ -9,12 +9,13 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector, generate_latest
 
 from hashwatch import __version__
+from hashwatch.polling import Poller
 from hashwatch.web import PROMETHEUS_TEXT
 
 from .client import OceanClient
 from .config import OceanConfig
 from .metrics import COLLECTORS
-from .poller import Poller
+from .poller import ocean_poller
 
 
 class OceanExporter:
@@ -29,9 +30,9 @@ class OceanExporter:
     async def _start(self, _app: web.Application) -> None:
         # Connection reuse towards one host; the limit keeps a burst of polls polite.
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=4))
-        self.poller = Poller(OceanClient(self.session, self.config.api_url, self.config.timeout_seconds), self.config)
+        self.poller = ocean_poller(OceanClient(self.session, self.config.api_url, self.config.timeout_seconds), self.config)
         for collector in COLLECTORS:
-            self.registry.register(collector(self.poller))
+            self.registry.register(collector(self.poller, self.config.addresses))
         self.poller.start()
 
     async def _stop(self, _app: web.Application) -> None:
