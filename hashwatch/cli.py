@@ -84,6 +84,18 @@ def ocean(config_file: str | None, listen: str, log_level: str) -> None:
 
 @main.command()
 @config_option
+@click.option("--web.listen-address", "listen", default=":9893", show_default=True, help="Address to serve HTTP on.")
+@log_option
+def market(config_file: str | None, listen: str, log_level: str) -> None:
+    """Exporter for BTC price, difficulty, retarget, fees and hashprice (public APIs or your own node)."""
+    from exporters.market.server import MarketExporter
+
+    config = _setup(config_file, log_level)
+    _serve(MarketExporter(config.market).app(), listen)
+
+
+@main.command()
+@config_option
 @click.option("--miners", default=12, show_default=True, type=click.IntRange(1, 20000), help="Simulated miners.")
 @click.option("--web.listen-address", "listen", default="127.0.0.1:9891", show_default=True)
 @click.option("--simulator.first-address", "first_address", default="127.10.0.1", show_default=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from exporters.cgminer.config import CgminerConfig
+from exporters.market.config import MarketConfig
 from exporters.ocean.config import OceanConfig
 
 from .config import StrictModel
@@ -13,3 +14,4 @@ from .config import StrictModel
 class HashwatchConfig(StrictModel):
     cgminer: CgminerConfig = Field(default_factory=CgminerConfig)
     ocean: OceanConfig = Field(default_factory=OceanConfig)
+    market: MarketConfig = Field(default_factory=MarketConfig)

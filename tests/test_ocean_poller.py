@@ -6,7 +6,8 @@ import logging
 import aiohttp
 import pytest
 
-from exporters.ocean.client import OceanClient, retry_after_seconds
+from exporters.ocean.client import OceanClient
+from hashwatch.http import retry_after_seconds
 from exporters.ocean.config import OceanConfig
 from exporters.ocean.poller import ocean_poller
 from tests.replay_server import Reply, ReplayServer

@@ -1,0 +1,373 @@
+"""Network-data replies -> partial NetworkSnapshots, plus the endpoints to ask.
+
+Pure parsers, no network code: each takes one decoded reply (JSON value, or the
+raw body for text/plain endpoints) and returns a NetworkSnapshot carrying the
+source name and only the fields that reply reports, in base units (H/s, unix
+seconds, satoshis, ratios). A poller calls the ENDPOINTS of a source and folds
+the partial snapshots together with NetworkSnapshot.merged().
+
+The sources mix units (tests/fixtures/price_network/SOURCES.md): mempool.space
+writes some times in milliseconds and others in seconds, percentages where we
+keep ratios, sats as strings and hashrates above 2^53; blockchain.info writes
+hashrate in GH/s and fees in sats under a "_btc" name. Every conversion is done
+here, once. A field that is missing, not a number or out of range is None,
+never 0; a reply of the wrong shape (wrong JSON type, or an object with none of
+the endpoint's fields, as an error body would be) raises ShapeError naming the
+source and endpoint, so the poller counts it and keeps the last good value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from exporters.market.model import NetworkSnapshot
+from hashwatch.numbers import to_float
+from hashwatch.shape import ShapeError
+
+__all__ = [
+    "BLOCKCHAIN_INFO",
+    "DEFAULT_BASE_URLS",
+    "ENDPOINTS",
+    "MEMPOOL",
+    "NetworkEndpoint",
+    "ShapeError",
+    "parse_blockchain_info_stats",
+    "parse_mempool_block_fees",
+    "parse_mempool_block_rewards",
+    "parse_mempool_difficulty_adjustment",
+    "parse_mempool_difficulty_adjustments",
+    "parse_mempool_fees",
+    "parse_mempool_hashrate",
+    "parse_mempool_reward_stats",
+    "parse_mempool_tip_height",
+]
+
+MEMPOOL = "mempool"
+BLOCKCHAIN_INFO = "blockchain_info"
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    MEMPOOL: "https://mempool.space",
+    BLOCKCHAIN_INFO: "https://api.blockchain.info",
+}
+
+RETARGET_INTERVAL = 2016  # blocks per difficulty epoch, on every Bitcoin network
+# mempool.space only estimates the change once this many blocks of the epoch are
+# in (backend/src/api/difficulty-adjustment.ts ESTIMATE_LAG_BLOCKS); before that
+# it reports difficultyChange 0, which means "no estimate", not "no change".
+_MEMPOOL_ESTIMATE_LAG_BLOCKS = 146
+# A unix time above 1e11 s would be the year 5138: such a value is milliseconds.
+_MILLISECONDS_ABOVE = 1e11
+
+_PATH_DIFFICULTY_ADJUSTMENT = "/api/v1/difficulty-adjustment"
+_PATH_TIP_HEIGHT = "/api/blocks/tip/height"
+_PATH_HASHRATE = "/api/v1/mining/hashrate/3d"
+_PATH_REWARD_STATS = "/api/v1/mining/reward-stats/144"
+_PATH_FEES = "/api/v1/fees/recommended"  # /fees/precise has the same shape but is missing on older self-hosted backends
+_PATH_BLOCK_FEES = "/api/v1/mining/blocks/fees/24h"
+_PATH_BLOCK_REWARDS = "/api/v1/mining/blocks/rewards/24h"
+_PATH_DIFFICULTY_ADJUSTMENTS = "/api/v1/mining/difficulty-adjustments/1m"
+_PATH_STATS = "/stats"
+
+# mempool fee keys -> the fee_rates targets NetworkSnapshot documents
+_MEMPOOL_FEE_TARGETS = {
+    "fastestFee": "fastest",
+    "halfHourFee": "30m",
+    "hourFee": "1h",
+    "economyFee": "economy",
+    "minimumFee": "minimum",
+}
+
+
+# --- values -------------------------------------------------------------------------
+
+
+def _whole(value: Any) -> int | None:
+    """An exact int from an int, an integral float or an integer string; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
+        return int(value)  # exact, even beyond 2^53
+    number = to_float(value)
+    return int(number) if number is not None and number.is_integer() else None
+
+
+def _count(value: Any) -> int | None:
+    """A height or block count: a whole number >= 0, else None."""
+    number = _whole(value)
+    return number if number is not None and number >= 0 else None
+
+
+def _positive(value: Any) -> float | None:
+    """Difficulty and hashrate: a zero or negative one is a broken reply, so None."""
+    number = to_float(value)
+    return number if number is not None and number > 0 else None
+
+
+def _not_negative(value: Any) -> float | None:
+    number = to_float(value)
+    return number if number is not None and number >= 0 else None
+
+
+def _unix_seconds(value: Any) -> float | None:
+    """Unix seconds from seconds or milliseconds, told apart by magnitude (> 1e11 is ms)."""
+    number = to_float(value)
+    if number is None:
+        return None
+    if number > _MILLISECONDS_ABOVE:
+        number /= 1000
+    return number if number > 0 else None
+
+
+# --- shapes -------------------------------------------------------------------------
+
+
+def _object(doc: Any, source: str, path: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The reply as an object carrying at least one of the keys this endpoint is read for."""
+    if not isinstance(doc, dict):
+        raise ShapeError(f"{source} {path}: expected an object, got {type(doc).__name__}")
+    if not any(key in doc for key in keys):
+        raise ShapeError(f"{source} {path}: none of {', '.join(keys)}")
+    return doc
+
+
+def _list(doc: Any, source: str, path: str) -> list[Any]:
+    if not isinstance(doc, list):
+        raise ShapeError(f"{source} {path}: expected a list, got {type(doc).__name__}")
+    return doc
+
+
+# --- mempool.space ------------------------------------------------------------------
+
+
+def parse_mempool_difficulty_adjustment(doc: Any) -> NetworkSnapshot:
+    """GET /api/v1/difficulty-adjustment: the current epoch and its estimated retarget.
+
+    estimatedRetargetDate is milliseconds in current backends (the docs example
+    still shows seconds), difficultyChange is a percentage, previousTime is
+    seconds and absent from older backends.
+    """
+    data = _object(
+        doc,
+        MEMPOOL,
+        _PATH_DIFFICULTY_ADJUSTMENT,
+        ("nextRetargetHeight", "remainingBlocks", "estimatedRetargetDate", "difficultyChange", "previousTime"),
+    )
+    next_retarget = _count(data.get("nextRetargetHeight"))
+    if next_retarget == 0:  # what the backend reports before it has seen any block
+        next_retarget = None
+    remaining = _count(data.get("remainingBlocks"))
+    if remaining is not None and not 0 < remaining <= RETARGET_INTERVAL:
+        remaining = None
+    # The backend computes remainingBlocks = 2016 - tip % 2016 and
+    # nextRetargetHeight = tip + remainingBlocks, so the tip is their difference:
+    # capture 838656 - 1606 = 837050 (837050 % 2016 = 410, 410 / 2016 = its
+    # progressPercent 20.337 %); docs example 741888 - 1121 = 740767.
+    height = next_retarget - remaining if next_retarget is not None and remaining is not None else None
+    change = to_float(data.get("difficultyChange"))
+    if change == 0 and remaining is not None and RETARGET_INTERVAL - remaining < _MEMPOOL_ESTIMATE_LAG_BLOCKS:
+        change = None  # too early in the epoch: 0 is the backend's placeholder
+    return NetworkSnapshot(
+        source=MEMPOOL,
+        height=height if height is not None and height >= 0 else None,
+        next_retarget_height=next_retarget,
+        blocks_until_retarget=remaining,
+        estimated_retarget_time=_unix_seconds(data.get("estimatedRetargetDate")),
+        estimated_difficulty_change=change / 100 if change is not None else None,
+        previous_retarget_time=_unix_seconds(data.get("previousTime")),
+    )
+
+
+def parse_mempool_tip_height(body: str | bytes) -> NetworkSnapshot:
+    """GET /api/blocks/tip/height: a text/plain bare integer, not JSON."""
+    if isinstance(body, bytes):
+        try:
+            body = body.decode("ascii")
+        except UnicodeDecodeError as error:
+            raise ShapeError(f"{MEMPOOL} {_PATH_TIP_HEIGHT}: body is not ASCII") from error
+    if not isinstance(body, str):
+        raise ShapeError(f"{MEMPOOL} {_PATH_TIP_HEIGHT}: expected text, got {type(body).__name__}")
+    text = body.strip()
+    if not re.fullmatch(r"[0-9]+", text):
+        raise ShapeError(f"{MEMPOOL} {_PATH_TIP_HEIGHT}: not a bare block height: {text[:40]!r}")
+    return NetworkSnapshot(source=MEMPOOL, height=int(text))
+
+
+def parse_mempool_hashrate(doc: Any) -> NetworkSnapshot:
+    """GET /api/v1/mining/hashrate/3d: current network hashrate (H/s) and difficulty.
+
+    currentHashrate is a JS float printed as an integer above 2^53; Python's json
+    makes it an int, and float() of it is the same double the server had.
+    """
+    data = _object(doc, MEMPOOL, _PATH_HASHRATE, ("currentHashrate", "currentDifficulty"))
+    return NetworkSnapshot(
+        source=MEMPOOL,
+        hashrate=_positive(data.get("currentHashrate")),
+        difficulty=_positive(data.get("currentDifficulty")),
+    )
+
+
+def parse_mempool_reward_stats(doc: Any) -> NetworkSnapshot:
+    """GET /api/v1/mining/reward-stats/144: average fees per block over the window.
+
+    totalFee is a string of sats summed over blocks startBlock..endBlock inclusive.
+    """
+    data = _object(doc, MEMPOOL, _PATH_REWARD_STATS, ("totalFee", "startBlock", "endBlock"))
+    total_fee = _whole(data.get("totalFee"))
+    start, end = _count(data.get("startBlock")), _count(data.get("endBlock"))
+    blocks = end - start + 1 if start is not None and end is not None else None
+    average = total_fee / blocks if total_fee is not None and total_fee >= 0 and blocks and blocks > 0 else None
+    return NetworkSnapshot(source=MEMPOOL, average_fees_per_block=average)
+
+
+def parse_mempool_fees(doc: Any) -> NetworkSnapshot:
+    """GET /api/v1/fees/recommended (or /fees/precise): fee rates in sat/vB per target."""
+    data = _object(doc, MEMPOOL, _PATH_FEES, tuple(_MEMPOOL_FEE_TARGETS))
+    rates = {}
+    for key, target in _MEMPOOL_FEE_TARGETS.items():
+        rate = _not_negative(data.get(key))
+        if rate is not None:
+            rates[target] = rate
+    return NetworkSnapshot(source=MEMPOOL, fee_rates=rates)
+
+
+def _points(doc: Any, path: str, key: str) -> list[dict[str, Any]]:
+    """A mining chart: a list of {avgHeight, timestamp, <key>} objects."""
+    points = _list(doc, MEMPOOL, path)
+    for point in points:
+        if not isinstance(point, dict) or key not in point:
+            raise ShapeError(f"{MEMPOOL} {path}: a point is not an object with {key}")
+    return points
+
+
+def _latest(points: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The point with the highest avgHeight (the docs list oldest first; do not rely on it)."""
+    dated = [p for p in points if _count(p.get("avgHeight")) is not None]
+    return max(dated, key=lambda p: _count(p.get("avgHeight")) or 0) if dated else None
+
+
+def parse_mempool_block_fees(doc: Any) -> NetworkSnapshot:
+    """GET /api/v1/mining/blocks/fees/24h: the latest point's avgFees (sats per block).
+
+    The fallback for when reward-stats/144 is unavailable: a point averages only
+    the few blocks in its bucket, not the last 144, so it is noisier.
+    """
+    latest = _latest(_points(doc, _PATH_BLOCK_FEES, "avgFees"))
+    fees = _not_negative(latest.get("avgFees")) if latest is not None else None
+    return NetworkSnapshot(source=MEMPOOL, average_fees_per_block=fees)
+
+
+def parse_mempool_block_rewards(doc: Any) -> NetworkSnapshot:
+    """GET /api/v1/mining/blocks/rewards/24h: validated, nothing exported.
+
+    avgRewards is subsidy plus fees; the subsidy is known from the height and the
+    fees come from reward-stats, so this endpoint adds nothing and is not polled.
+    """
+    _points(doc, _PATH_BLOCK_REWARDS, "avgRewards")
+    return NetworkSnapshot(source=MEMPOOL)
+
+
+def parse_mempool_difficulty_adjustments(doc: Any) -> NetworkSnapshot:
+    """GET /api/v1/mining/difficulty-adjustments/1m: the latest retarget's difficulty and time.
+
+    Entries are [timestamp (s), height, difficulty, ratio] tuples; the docs list
+    is newest first, but the entry with the highest height is taken regardless.
+    """
+    entries = _list(doc, MEMPOOL, _PATH_DIFFICULTY_ADJUSTMENTS)
+    for entry in entries:
+        if not isinstance(entry, list) or len(entry) < 3:
+            raise ShapeError(
+                f"{MEMPOOL} {_PATH_DIFFICULTY_ADJUSTMENTS}: an entry is not a [timestamp, height, difficulty, ratio] list"
+            )
+    dated = [e for e in entries if _count(e[1]) is not None]
+    if not dated:
+        return NetworkSnapshot(source=MEMPOOL)
+    latest = max(dated, key=lambda e: _count(e[1]) or 0)
+    return NetworkSnapshot(
+        source=MEMPOOL,
+        difficulty=_positive(latest[2]),
+        previous_retarget_time=_unix_seconds(latest[0]),
+    )
+
+
+# --- blockchain.info ----------------------------------------------------------------
+
+
+def parse_blockchain_info_stats(doc: Any) -> NetworkSnapshot:
+    """GET https://api.blockchain.info/stats.
+
+    hash_rate is GH/s. total_fees_btc is satoshis over the last 24 h despite its
+    name, like n_btc_mined: in the docs example n_btc_mined 168750000000 is
+    135 blocks x 12.5 BTC in sats, and with total_fees_btc 11648437530 it adds up
+    to miners_revenue_btc 1803 BTC. nextretarget names the last block of the
+    epoch (576575 = 286 x 2016 - 1); it is moved to the first block at the new
+    difficulty, a multiple of 2016, which is what mempool.space reports, so both
+    sources mean the same height and blocks_until_retarget.
+    """
+    data = _object(
+        doc,
+        BLOCKCHAIN_INFO,
+        _PATH_STATS,
+        ("hash_rate", "difficulty", "n_blocks_total", "nextretarget", "total_fees_btc", "n_blocks_mined"),
+    )
+    hashrate_ghs = _positive(data.get("hash_rate"))
+    height = _count(data.get("n_blocks_total"))
+    next_retarget = _count(data.get("nextretarget"))
+    if next_retarget is not None and next_retarget % RETARGET_INTERVAL == RETARGET_INTERVAL - 1:
+        next_retarget += 1
+    elif next_retarget is not None and (next_retarget == 0 or next_retarget % RETARGET_INTERVAL != 0):
+        next_retarget = None  # neither convention: a height we cannot interpret
+    until = next_retarget - height if next_retarget is not None and height is not None else None
+    fees, mined = _whole(data.get("total_fees_btc")), _count(data.get("n_blocks_mined"))
+    return NetworkSnapshot(
+        source=BLOCKCHAIN_INFO,
+        height=height,
+        difficulty=_positive(data.get("difficulty")),
+        hashrate=hashrate_ghs * 1e9 if hashrate_ghs is not None else None,
+        next_retarget_height=next_retarget,
+        blocks_until_retarget=until if until is not None and 0 < until <= RETARGET_INTERVAL else None,
+        average_fees_per_block=fees / mined if fees is not None and fees >= 0 and mined else None,
+    )
+
+
+# --- endpoints ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkEndpoint:
+    """One request a poller makes: GET base_url + path, then parse the reply.
+
+    text: the reply is text/plain and parse takes the raw body (str or bytes)
+    instead of decoded JSON. fallback: only worth asking when the other
+    endpoints of the source left the fields it fills empty (merge it last).
+    """
+
+    name: str
+    path: str
+    parse: Callable[[Any], NetworkSnapshot]
+    text: bool = False
+    fallback: bool = False
+
+
+# In merge order: earlier replies win where two fill the same field (the tip height
+# endpoint before the height derived from the difficulty adjustment).
+ENDPOINTS: dict[str, list[NetworkEndpoint]] = {
+    MEMPOOL: [
+        NetworkEndpoint("tip_height", _PATH_TIP_HEIGHT, parse_mempool_tip_height, text=True),
+        NetworkEndpoint("difficulty_adjustment", _PATH_DIFFICULTY_ADJUSTMENT, parse_mempool_difficulty_adjustment),
+        NetworkEndpoint("hashrate", _PATH_HASHRATE, parse_mempool_hashrate),
+        NetworkEndpoint("reward_stats", _PATH_REWARD_STATS, parse_mempool_reward_stats),
+        NetworkEndpoint("fees", _PATH_FEES, parse_mempool_fees),
+        NetworkEndpoint("block_fees", _PATH_BLOCK_FEES, parse_mempool_block_fees, fallback=True),
+        NetworkEndpoint(
+            "difficulty_adjustments", _PATH_DIFFICULTY_ADJUSTMENTS, parse_mempool_difficulty_adjustments, fallback=True
+        ),
+    ],
+    BLOCKCHAIN_INFO: [
+        NetworkEndpoint("stats", _PATH_STATS, parse_blockchain_info_stats),
+    ],
+}
