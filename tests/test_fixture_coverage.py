@@ -7,7 +7,7 @@ import pytest
 ROOT = Path(__file__).parent / "fixtures"
 
 
-@pytest.mark.parametrize("source", ["cgminer", "ocean"])
+@pytest.mark.parametrize("source", ["cgminer", "ocean", "price_network", "bitcoind"])
 def test_every_fixture_is_referenced_by_a_test(source):
     fixtures = ROOT / source
     sources = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))

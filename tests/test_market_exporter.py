@@ -177,3 +177,37 @@ def test_network_falls_back_to_blockchain_info(market):
         assert s[("market_network_block_subsidy_btc", ())] == 12.5
     finally:
         healthy(server)
+
+
+def test_your_own_node_is_preferred_and_public_sources_take_over_when_it_stops():
+    from tests.jsonrpc_server import JsonRpcServer
+    from tests.test_market_bitcoind import CHAIN, METHODS, PASSWORD, USER
+
+    with ReplayServer() as server, JsonRpcServer(METHODS, user=USER, password=PASSWORD) as node:
+        healthy(server)
+        config = MarketConfig(
+            currencies=["USD"],
+            price_sources=[{"name": "mempool", "base_url": server.url, "ttl_seconds": 0.2}],
+            network_sources=[{"name": "mempool", "base_url": server.url, "interval_seconds": 0.2}],
+            bitcoind={"url": node.url, "user": USER, "password": PASSWORD, "interval_seconds": 0.2, "timeout_seconds": 1},
+            max_age_seconds=1.0, max_backoff_seconds=1,
+        )
+        app = AppThread(lambda: MarketExporter(config).app()).start()
+        url = f"{app.url}/metrics"
+        try:
+            from_node = (("metric", "market_network_height"), ("source", "bitcoind"))
+            s = wait_for(url, lambda f: f.get(("market_network_value_source_info", from_node)) == 1)
+            assert s[("market_network_height", ())] == CHAIN["blocks"]
+            assert s[("market_network_difficulty", ())] == CHAIN["difficulty"]
+            assert s[("market_network_next_retarget_height", ())] == (CHAIN["blocks"] // 2016 + 1) * 2016
+            # The node has no retarget estimate: it is extrapolated from the epoch's pace.
+            assert ("market_network_difficulty_change_estimated_ratio", ()) in s
+            assert s[("market_network_value_source_info", (("metric", "market_network_difficulty_change_estimated_ratio"), ("source", "bitcoind")))] == 1
+            assert s[("market_network_block_subsidy_btc", ())] == 3.125  # height 924,321: four halvings
+            node.unauthorized_next = 1000  # the node refuses us from now on
+            public = (("metric", "market_network_height"), ("source", "mempool"))
+            s = wait_for(url, lambda f: f.get(("market_network_value_source_info", public)) == 1)
+            assert s[("market_network_height", ())] == 698767
+            assert s[("market_source_up", (("endpoint", "rpc"), ("source", "bitcoind")))] == 0
+        finally:
+            app.stop()

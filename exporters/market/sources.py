@@ -18,9 +18,9 @@ from typing import Any
 import aiohttp
 
 from hashwatch import http
-from hashwatch.polling import PollJob, Poller, PollState
+from hashwatch.polling import FetchError, PollJob, Poller, PollState
 
-from . import network, prices
+from . import bitcoind, economics, network, prices
 from .config import MarketConfig
 from .model import NetworkSnapshot, PriceQuote
 
@@ -48,15 +48,46 @@ def _network_fetcher(session: aiohttp.ClientSession, endpoint: network.NetworkEn
         reply = await http.get(session, url, timeout, accept="text/plain" if endpoint.text else "application/json")
         if endpoint.text:
             if reply.status >= 400:
-                raise http.FetchError("http_error", f"GET {url}: HTTP {reply.status}")
+                raise FetchError("http_error", f"GET {url}: HTTP {reply.status}")
             return endpoint.parse(reply.body)
         return endpoint.parse(http.json_of(reply, url))
 
     return fetch
 
 
-def market_jobs(session: aiohttp.ClientSession, config: MarketConfig) -> list[PollJob]:
+BITCOIND_JOB = "bitcoind/rpc"
+
+
+def _bitcoind_fetcher(session: aiohttp.ClientSession, config: MarketConfig, clock: Callable[[], float]):
+    settings = config.bitcoind
+    assert settings is not None
+    clients: list[bitcoind.BitcoindClient] = []
+
+    async def fetch() -> NetworkSnapshot:
+        if not clients:
+            try:
+                # Read lazily: the node writes its cookie when it starts, maybe after us.
+                auth = bitcoind.BitcoindAuth(cookie_file=settings.cookie_file, user=settings.user, password=settings.password)
+            except ValueError as exc:
+                raise FetchError("unauthorized", str(exc)) from None
+            clients.append(bitcoind.BitcoindClient(session, settings.url, auth, settings.timeout_seconds))
+        snapshot = await bitcoind.snapshot(clients[0], settings.fee_blocks)
+        if snapshot.height is not None and snapshot.previous_retarget_time is not None:
+            # The node has no retarget estimate of its own: extrapolate this epoch's pace.
+            estimate = economics.estimate_retarget(snapshot.height, snapshot.previous_retarget_time, clock())
+            if estimate is not None:
+                snapshot.estimated_difficulty_change, snapshot.estimated_retarget_time = estimate
+        return snapshot
+
+    return fetch
+
+
+def market_jobs(
+    session: aiohttp.ClientSession, config: MarketConfig, clock: Callable[[], float] = time.time
+) -> list[PollJob]:
     jobs = []
+    if config.bitcoind is not None:
+        jobs.append(PollJob(BITCOIND_JOB, "", config.bitcoind.interval_seconds, _bitcoind_fetcher(session, config, clock)))
     for choice in config.price_sources:
         source = prices.SOURCES[choice.name]
         url = source.url(config.currencies, choice.base_url)
@@ -117,8 +148,9 @@ class Selection:
         ]
 
     def network_jobs(self) -> list[str]:
-        """Network jobs in order of preference: sources as configured, their fallback endpoints last."""
-        names = []
+        """Network jobs in order of preference: your own node, public sources as configured,
+        their fallback endpoints last."""
+        names = [BITCOIND_JOB] if self.config.bitcoind is not None else []
         for fallback in (False, True):
             for choice in self.config.network_sources:
                 for endpoint in network.ENDPOINTS[choice.name]:
