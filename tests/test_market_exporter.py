@@ -211,3 +211,18 @@ def test_your_own_node_is_preferred_and_public_sources_take_over_when_it_stops()
             assert s[("market_source_up", (("endpoint", "rpc"), ("source", "bitcoind")))] == 0
         finally:
             app.stop()
+
+
+def test_a_slow_source_times_out_and_is_counted(market):
+    server, url = market
+    wait_for(url, everything_up)
+    key = ("market_source_requests_total", (("endpoint", "price"), ("result", "timeout"), ("source", "coincap")))
+    try:
+        server.route("/v2/assets/bitcoin", Reply.file(FIXTURES / "coincap_v2_assets_bitcoin.json", delay=1.0))
+        s = wait_for(url, lambda f: f.get(key, 0) >= 1)
+        assert s[key] >= 1
+        assert s[("market_source_up", (("endpoint", "price"), ("source", "coincap")))] == 0
+        # USD still comes from CoinGecko, untouched.
+        assert s[("market_btc_price_source_info", (("currency", "USD"), ("source", "coingecko")))] == 1
+    finally:
+        healthy(server)
