@@ -16,8 +16,10 @@ import requests
 from exporters.market.config import MarketConfig
 from exporters.market.server import MarketExporter
 from tests.prom_text import samples
+from tests.prom_text import wait_for_samples as wait_for
 from tests.promtool import check_metrics
 from tests.replay_server import Reply, ReplayServer
+from tests.test_market_network import REPLIES as NETWORK_REPLIES
 from tests.servers import AppThread
 
 FIXTURES = Path(__file__).parent / "fixtures" / "price_network"
@@ -27,14 +29,7 @@ ROUTES = {
     "/v2/assets/bitcoin": "coincap_v2_assets_bitcoin.json",
     "/api/v1/prices": "mempool_v1_prices.json",
     "/ticker": "blockchain_info_ticker.json",
-    "/api/blocks/tip/height": "mempool_blocks_tip_height_DOCS.txt",
-    "/api/v1/difficulty-adjustment": "mempool_v1_difficulty_adjustment.json",
-    "/api/v1/mining/hashrate/3d": "mempool_v1_mining_hashrate_3d_DOCS.json",
-    "/api/v1/mining/reward-stats/144": "mempool_v1_mining_reward_stats_DOCS.json",
-    "/api/v1/fees/recommended": "mempool_v1_fees_recommended.json",
-    "/api/v1/mining/blocks/fees/24h": "mempool_v1_mining_blocks_fees_DOCS_truncated.json",
-    "/api/v1/mining/difficulty-adjustments/1m": "mempool_v1_mining_difficulty_adjustments_1m_DOCS.json",
-    "/stats": "blockchain_info_api_stats_DOCS.json",
+    **NETWORK_REPLIES,  # every network endpoint, as the network parser tests serve them
 }
 
 
@@ -61,15 +56,6 @@ def market():
             yield server, f"{app.url}/metrics"
         finally:
             app.stop()
-
-
-def wait_for(url: str, condition, seconds: float = 10.0) -> dict:
-    deadline = time.monotonic() + seconds
-    while True:
-        found = samples(requests.get(url, timeout=5).text)
-        if condition(found) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def everything_up(found) -> bool:

@@ -27,6 +27,7 @@ from exporters.ocean.metrics import PayoutCollector, PoolCollector
 from exporters.ocean.parse import EarnPay, Payment
 from exporters.ocean.server import OceanExporter
 from tests.prom_text import samples
+from tests.prom_text import wait_for_samples as wait_for
 from tests.promtool import check_metrics
 from tests.replay_server import Reply, ReplayServer
 from tests.servers import AppThread
@@ -51,16 +52,6 @@ def healthy_routes(server: ReplayServer) -> None:
     server.route("/v1/pool_stat", fixture("pool_stat_HANDBUILT.json"))
     server.route("/v1/pool_hashrate", fixture("pool_hashrate_HANDBUILT.json"))
     server.route("/v1/blocks/0/100/0", fixture("blocks_HANDBUILT.json"))
-
-
-def wait_for(url: str, condition, seconds: float = 10.0) -> dict[tuple, float]:
-    """Scrape until condition(samples) holds; bounded in time."""
-    deadline = time.monotonic() + seconds
-    while True:
-        found = samples(requests.get(url, timeout=5).text)
-        if condition(found) or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import pytest
 from exporters.ocean.client import OceanClient
 from hashwatch.http import retry_after_seconds
 from exporters.ocean.config import OceanConfig
-from exporters.ocean.poller import ocean_poller
+from exporters.ocean.poller import ocean_jobs
+from hashwatch.polling import Poller
 from tests.replay_server import Reply, ReplayServer
 
 ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
@@ -30,7 +31,8 @@ def poll(server, *replies, polls=None, timeout=2.0, **config):
 
     async def main():
         async with aiohttp.ClientSession() as session:
-            poller = ocean_poller(OceanClient(session, settings.api_url, settings.timeout_seconds), settings)
+            client = OceanClient(session, settings.api_url, settings.timeout_seconds)
+            poller = Poller(ocean_jobs(client, settings), settings.max_backoff_seconds, "ocean")
             job = poller.job("user_hashrate", ADDRESS)
             seen = []
             for _ in range(polls or len(replies)):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hashwatch.polling import Poller, PollJob
+from hashwatch.polling import PollJob
 
 from . import parse
 from .client import OceanClient
@@ -59,10 +59,10 @@ def _fetcher(client: OceanClient, endpoint: Endpoint, address: str):
     return fetch
 
 
-def ocean_poller(client: OceanClient, config: OceanConfig, clock: Callable[[], float] = time.time) -> Poller:
-    jobs = [
+def ocean_jobs(client: OceanClient, config: OceanConfig) -> list[PollJob]:
+    """One job per endpoint and payout address, or one per pool-wide endpoint."""
+    return [
         PollJob(endpoint.name, address, endpoint.interval(config), _fetcher(client, endpoint, address))
         for endpoint in endpoints(config)
         for address in (config.addresses if endpoint.per_address else [""])
     ]
-    return Poller(jobs, config.max_backoff_seconds, "ocean", clock)
