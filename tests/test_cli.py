@@ -11,7 +11,7 @@ from hashwatch.cli import main
 def test_help_lists_subcommands():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("cgminer", "ocean", "simulate", "demo"):
+    for command in ("cgminer", "ocean", "market", "simulate", "demo"):
         assert command in result.output
 
 
