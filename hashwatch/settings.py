@@ -7,6 +7,7 @@ from pydantic import Field
 from exporters.cgminer.config import CgminerConfig
 from exporters.market.config import MarketConfig
 from exporters.ocean.config import OceanConfig
+from profitability.config import ProfitabilityConfig
 
 from .config import StrictModel
 
@@ -15,3 +16,4 @@ class HashwatchConfig(StrictModel):
     cgminer: CgminerConfig = Field(default_factory=CgminerConfig)
     ocean: OceanConfig = Field(default_factory=OceanConfig)
     market: MarketConfig = Field(default_factory=MarketConfig)
+    profitability: ProfitabilityConfig = Field(default_factory=ProfitabilityConfig)

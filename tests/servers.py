@@ -46,5 +46,7 @@ class AppThread:
         return self
 
     def stop(self) -> None:
+        if not self._thread.is_alive():
+            return  # stopped already
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)

@@ -1,0 +1,60 @@
+"""The `profitability:` section of hashwatch.yml."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from hashwatch.config import StrictModel
+
+from .tariffs import Tariff
+
+
+class SiteConfig(StrictModel):
+    tariff: Tariff | None = Field(None, description="this site's electricity price; the default tariff otherwise")
+    power_cap_watts: float | None = Field(None, gt=0, description="curtailment advice keeps the site under this")
+
+
+class HardwareConfig(StrictModel):
+    """What a model cost you, for payback days."""
+
+    model: str
+    make: str = ""
+    price: float = Field(gt=0, description="in the profitability currency")
+
+
+class ProfitabilityConfig(StrictModel):
+    prometheus_url: str = "http://127.0.0.1:9090"
+    query_timeout_seconds: float = Field(10, gt=0, le=120)
+    interval_seconds: float = Field(60, ge=0.1, le=3600, description="how often inputs are read from Prometheus")
+    currency: str = Field("USD", description="revenue, cost and profit are in this currency")
+    pool_fee: float = Field(0.02, ge=0, lt=1, description="fraction the pool keeps (Ocean: 0.02)")
+    tariff: Tariff | None = Field(None, description="electricity price for sites without their own")
+    sites: dict[str, SiteConfig] = Field(default_factory=dict)
+    site_label: str = Field("site", description="the label that names a miner's site")
+    hardware: list[HardwareConfig] = Field(default_factory=list)
+    max_input_age_seconds: float = Field(900, gt=0, description="older price or network data is treated as missing")
+
+    @field_validator("currency")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        code = value.strip().upper()
+        if len(code) != 3 or not code.isalpha():
+            raise ValueError(f"{value!r} is not an ISO 4217 currency code such as USD")
+        return code
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    def tariff_for(self, site: str) -> Tariff | None:
+        chosen = self.sites.get(site)
+        return chosen.tariff if chosen is not None and chosen.tariff is not None else self.tariff
+
+    def hardware_price(self, make: str, model: str) -> float | None:
+        for item in self.hardware:
+            if item.model.lower() == model.lower() and (not item.make or item.make.lower() == make.lower()):
+                return item.price
+        return None
