@@ -96,6 +96,24 @@ def market(config_file: str | None, listen: str, log_level: str) -> None:
 
 @main.command()
 @config_option
+@click.option("--web.listen-address", "listen", default=":9894", show_default=True, help="Address to serve HTTP on.")
+@log_option
+def profitability(config_file: str | None, listen: str, log_level: str) -> None:
+    """Exporter for revenue, power cost, profit and break-even series per miner, site and fleet."""
+    from profitability.catalog import load_catalog
+    from profitability.server import ProfitabilityExporter
+
+    config = _setup(config_file, log_level)
+    try:
+        catalog = load_catalog(config.profitability.catalog_file)
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    _serve(ProfitabilityExporter(config.profitability, catalog).app(), listen)
+
+
+@main.command()
+@config_option
 @click.option("--miners", default=12, show_default=True, type=click.IntRange(1, 20000), help="Simulated miners.")
 @click.option("--web.listen-address", "listen", default="127.0.0.1:9891", show_default=True)
 @click.option("--simulator.first-address", "first_address", default="127.10.0.1", show_default=True)

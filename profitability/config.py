@@ -6,6 +6,7 @@ from pydantic import Field, field_validator
 
 from hashwatch.config import StrictModel
 
+from .ledger import LedgerConfig
 from .tariffs import Tariff
 
 
@@ -33,6 +34,8 @@ class ProfitabilityConfig(StrictModel):
     site_label: str = Field("site", description="the label that names a miner's site")
     hardware: list[HardwareConfig] = Field(default_factory=list)
     max_input_age_seconds: float = Field(900, gt=0, description="older price or network data is treated as missing")
+    catalog_file: str | None = Field(None, description="your own ASIC catalog (YAML); the packaged one otherwise")
+    ledger: LedgerConfig | None = Field(None, description="long-term history in InfluxDB; off when not set")
 
     @field_validator("currency")
     @classmethod

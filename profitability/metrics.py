@@ -20,8 +20,10 @@ from exporters.market.economics import SATOSHIS_PER_BTC
 from hashwatch.polling import Poller
 
 from .config import ProfitabilityConfig
-from .evaluate import Market, MinerEconomics, SiteSettings, curtail_for_cap, curtail_unprofitable, evaluate_miner, totals
+from .catalog import Catalog
+from .evaluate import Market, MinerEconomics, MinerInput, SiteSettings, curtail_for_cap, curtail_unprofitable, evaluate_miner, totals
 from .inputs import Inputs
+from .ledger import Point
 
 INPUTS_JOB = "prometheus/inputs"
 
@@ -60,13 +62,17 @@ class ProfitabilityCollector(Collector):
         self,
         poller: Poller,
         config: ProfitabilityConfig,
-        nominal_watts: Callable[[str, str], float | None],
+        catalog: Catalog | None,
         clock: Callable[[], float] = time.time,
     ):
         self.poller = poller
         self.config = config
-        self.nominal_watts = nominal_watts
+        self.catalog = catalog
         self.clock = clock
+
+    def nominal_watts(self, make: str, model: str) -> float | None:
+        entry = self.catalog.lookup(make, model) if self.catalog is not None else None
+        return entry.power_watts if entry is not None else None
 
     def _fresh(self, fetched: float | None, now: float) -> bool:
         return fetched is not None and now - fetched <= self.config.max_input_age_seconds
@@ -123,6 +129,15 @@ class ProfitabilityCollector(Collector):
             results.append(result)
         return results, missing
 
+    def current(self) -> tuple[Inputs, list[MinerEconomics], dict[str, int], float] | None:
+        """The latest fresh inputs evaluated now; None when there are none."""
+        inputs: Inputs | None = self.poller.state(INPUTS_JOB).value
+        now = self.clock()
+        if inputs is None or not self._fresh(inputs.read_at, now):
+            return None
+        miners, missing = self.evaluate(inputs, now)
+        return inputs, miners, missing, now
+
     def collect(self) -> Iterator[Metric]:
         currency = self.config.currency
         state = self.poller.state(INPUTS_JOB)
@@ -158,6 +173,24 @@ class ProfitabilityCollector(Collector):
         for reason in ("price", "network", "electricity_price", "exchange_rate", "power"):
             absent.add_metric([reason], missing.get(reason, 0))
         yield absent
+        yield from self._calculator(inputs, now)
+
+    def _calculator(self, inputs: Inputs, now: float) -> Iterator[Metric]:
+        """Expected profit per day of every catalog model at today's network and the default tariff."""
+        profit = GaugeMetricFamily(
+            "profitability_model_profit_per_day",
+            "Calculator: expected profit per day of a catalog model at current network conditions and the default tariff.",
+            labels=["make", "model", "currency"],
+        )
+        if self.catalog is not None:
+            market = self.market(inputs, now)
+            site, _ = self.site("", inputs, now)  # the default tariff
+            for entry in self.catalog.models:
+                miner = MinerInput(f"{entry.make} {entry.model}", "", entry.hashrate_hs, entry.power_watts, entry.make, entry.model)
+                result = evaluate_miner(miner, market, site, self.config.pool_fee, lambda *_: None, lambda *_: None)
+                if result is not None and result.profit_per_day is not None:
+                    profit.add_metric([entry.make, entry.model, self.config.currency], result.profit_per_day)
+        yield profit
 
     def _miner_series(self, miners: list[MinerEconomics], currency: str) -> Iterator[Metric]:
         for suffix, doc, attribute, monetary in MINER_SERIES:
@@ -206,3 +239,26 @@ class ProfitabilityCollector(Collector):
                 for miner in curtail_for_cap([m for m in miners if m.site == site], settings.power_cap_watts):
                     advice.add_metric([miner.miner, miner.site, "power_cap"], 1)
         yield advice
+
+
+def snapshot_points(current, currency: str) -> list[Point]:
+    """The ledger's record of one moment: fleet and per-site economics, and the market inputs they used."""
+    inputs, miners, _, now = current
+    sites, fleet = totals(miners)
+    points = []
+    for measurement, tags, total in (
+        ("fleet_economics", {"currency": currency}, fleet),
+        *(("site_economics", {"currency": currency, "site": name}, site) for name, site in sorted(sites.items())),
+    ):
+        fields = {suffix: getattr(total, attribute) for suffix, _, attribute, _ in TOTAL_SERIES}
+        points.append(Point(measurement, tags=tags, fields=fields, timestamp=now))
+    points.append(
+        Point(
+            "market_inputs",
+            tags={"currency": currency},
+            fields={"btc_price": inputs.prices.get(currency), "difficulty": inputs.difficulty,
+                    "subsidy_btc": inputs.subsidy_btc, "fees_per_block_btc": inputs.fees_btc},
+            timestamp=now,
+        )
+    )
+    return [p for p in points if p.known_fields()]

@@ -11,7 +11,7 @@ from hashwatch.cli import main
 def test_help_lists_subcommands():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("cgminer", "ocean", "market", "simulate", "demo"):
+    for command in ("cgminer", "ocean", "market", "profitability", "simulate", "demo"):
         assert command in result.output
 
 
@@ -83,3 +83,16 @@ def test_ocean_command_serves_metrics_from_a_replayed_api(tmp_path):
             process.terminate()
             process.wait(10)
     assert re.search(r'^ocean_pool_hashrate_hashes_per_second\{window="60s"\} 3\.7', text, re.MULTILINE), text[-2000:]
+
+
+def test_profitability_bad_tariff_and_bad_catalog_exit_2(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("profitability:\n  tariff: {rate: 0.1, timezone: Mars/Olympus}\n")
+    result = CliRunner().invoke(main, ["profitability", "--config.file", str(bad)])
+    assert result.exit_code == 2 and "profitability.tariff.timezone" in result.output
+    catalog = tmp_path / "catalog.yml"
+    catalog.write_text("models: [{make: Acme, model: X1, hashrate_ths: 100, power_watts: 3}]\n")
+    config = tmp_path / "hashwatch.yml"
+    config.write_text(f"profitability:\n  catalog_file: {catalog}\n")
+    result = CliRunner().invoke(main, ["profitability", "--config.file", str(config)])
+    assert result.exit_code == 2 and str(catalog) in result.output

@@ -7,16 +7,18 @@ import pytest
 
 from exporters.market.config import MarketConfig
 from exporters.market.server import MarketExporter
+from profitability.catalog import load_catalog
 from profitability.config import ProfitabilityConfig
 from profitability.server import ProfitabilityExporter
 from tests.prom_text import wait_for_samples
 from tests.replay_server import ReplayServer
 from tests.servers import AppThread
+from tests.influx_servers import influxdb_v1  # noqa: F401 - session fixture
 from tests.test_market_exporter import healthy
 
 
 @pytest.fixture(scope="module")
-def stack(exporter, tmp_path_factory):
+def stack(exporter, influxdb_v1, tmp_path_factory):  # noqa: F811
     from tests.prometheus_server import PrometheusServer
 
     with ReplayServer() as sources:
@@ -40,9 +42,11 @@ def stack(exporter, tmp_path_factory):
         config = ProfitabilityConfig(
             prometheus_url=prometheus.url, interval_seconds=0.5, currency="USD", pool_fee=0.02,
             tariff={"rate": 0.08, "pue": 1.1}, max_input_age_seconds=3600,
+            ledger={"api": "v1", "url": influxdb_v1.url, "database": "hashwatch", "interval_seconds": 1,
+                    "spool_dir": str(tmp_path_factory.mktemp("ledger-spool"))},
         )
-        nominal = {"S19 Pro": 3250.0}  # the catalog's role, for the models that do not report power
-        profitability = AppThread(lambda: ProfitabilityExporter(config, lambda make, model: nominal.get(model)).app()).start()
+        influxdb_v1.create_database("hashwatch")
+        profitability = AppThread(lambda: ProfitabilityExporter(config, load_catalog()).app()).start()
         try:
             yield prometheus, f"{profitability.url}/metrics", market
         finally:
@@ -76,6 +80,18 @@ def test_fleet_economics_from_prometheus(stack):
     # Every simulated miner is in site "lab" (the file_sd label), with its cost from its power.
     assert s[("profitability_site_miners", (("site", "lab"),))] == miners
     assert s[("profitability_electricity_price_per_kwh", (("currency", "USD"), ("site", "lab")))] == 0.08
+
+
+def test_the_ledger_keeps_fleet_and_site_economics_in_influxdb(stack, influxdb_v1):  # noqa: F811
+    prometheus, url, _ = stack
+    wait_for_samples(url, lambda f: f.get(("profitability_ledger_points_written_total", ()), 0) >= 3, seconds=20)
+    fleet = influxdb_v1.rows("fleet_economics", "hashwatch")
+    assert fleet and fleet[-1]["currency"] == "USD" and fleet[-1]["miners"] >= 10
+    assert fleet[-1]["btc_per_day"] > 0 and fleet[-1]["revenue_per_day"] > 0
+    sites = influxdb_v1.rows("site_economics", "hashwatch")
+    assert {row["site"] for row in sites} == {"lab"}
+    market = influxdb_v1.rows("market_inputs", "hashwatch")
+    assert market[-1]["btc_price"] == 67187.3358936566
 
 
 def test_when_the_market_exporter_stops_revenue_goes_and_the_reason_shows(stack):

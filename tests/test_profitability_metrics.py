@@ -3,6 +3,7 @@
 import pytest
 
 from hashwatch.polling import Poller, PollJob
+from profitability.catalog import load_catalog
 from profitability.config import ProfitabilityConfig
 from profitability.evaluate import MinerInput
 from profitability.inputs import Inputs
@@ -11,6 +12,7 @@ from tests.prom_text import samples
 from prometheus_client import CollectorRegistry, generate_latest
 
 NOW = 1_763_900_000.0  # 2025-11-23T12:13:20Z, a Sunday
+CATALOG = load_catalog()  # the packaged catalog: an S21 is 200 TH/s at 3,500 W
 
 
 async def _never():
@@ -22,7 +24,7 @@ def collector_for(inputs: Inputs, **config) -> tuple[ProfitabilityCollector, dic
     poller = Poller([PollJob(INPUTS_JOB, "", 60, _never)], 600, "profitability", clock=lambda: NOW)
     state = poller.state(INPUTS_JOB)
     state.value, state.up, state.last_success = inputs, True, NOW
-    collector = ProfitabilityCollector(poller, settings, lambda make, model: {"S21": 3500.0}.get(model), clock=lambda: NOW)
+    collector = ProfitabilityCollector(poller, settings, CATALOG, clock=lambda: NOW)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
     return collector, samples(generate_latest(registry).decode())
@@ -111,3 +113,13 @@ def test_every_profitability_metric_is_documented():
     _, s = collector_for(inputs(), **CONFIG)
     emitted = {name for name, _ in s}
     assert emitted - documented == set()
+
+
+def test_the_calculator_prices_every_catalog_model_at_the_default_tariff():
+    _, s = collector_for(inputs(), **CONFIG)
+    calculator = {dict(labels)["model"]: v for (name, labels), v in s.items() if name == "profitability_model_profit_per_day"}
+    assert len(calculator) == len(CATALOG.models) >= 20
+    # An S21 at 0.08 USD/kWh and PUE 1.1: 4.960102 USD revenue, 3500 W * 1.1 * 24 h * 0.08 = 7.392 USD.
+    assert calculator["S21"] == pytest.approx(2.728056 * 200 / 110 - 7.392, rel=1e-6)
+    # More efficient models earn more per TH/s.
+    assert calculator["S21 XP"] > calculator["S19"]
