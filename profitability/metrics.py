@@ -250,6 +250,8 @@ def snapshot_points(current, currency: str) -> list[Point]:
         ("fleet_economics", {"currency": currency}, fleet),
         *(("site_economics", {"currency": currency, "site": name}, site) for name, site in sorted(sites.items())),
     ):
+        if not total.miners:
+            continue  # nothing hashing: no economics to record, rather than a row of zeros
         fields = {suffix: getattr(total, attribute) for suffix, _, attribute, _ in TOTAL_SERIES}
         points.append(Point(measurement, tags=tags, fields=fields, timestamp=now))
     points.append(
