@@ -47,6 +47,7 @@ class MinerEconomics:
     power_estimated: bool
     btc_per_day: float | None = None
     btc_per_day_next_retarget: float | None = None
+    profit_per_day_next_retarget: float | None = None
     revenue_per_day: float | None = None
     power_cost_per_day: float | None = None
     profit_per_day: float | None = None
@@ -72,11 +73,15 @@ class Totals:
     revenue_per_day: float | None = 0.0
     power_cost_per_day: float | None = 0.0
     profit_per_day: float | None = 0.0
+    profit_per_day_next_retarget: float | None = 0.0
 
     def add(self, miner: MinerEconomics) -> None:
         self.miners += 1
         self.hashrate += miner.hashrate
-        for name in ("power_watts", "btc_per_day", "revenue_per_day", "power_cost_per_day", "profit_per_day"):
+        for name in (
+            "power_watts", "btc_per_day", "revenue_per_day", "power_cost_per_day", "profit_per_day",
+            "profit_per_day_next_retarget",
+        ):
             total, value = getattr(self, name), getattr(miner, name)
             setattr(self, name, None if total is None or value is None else total + value)
 
@@ -137,6 +142,9 @@ def evaluate_miner(
         price = hardware_price(miner.make, miner.model)
         if price is not None:
             result.payback_days = economics.payback_days(price, result.profit_per_day)
+    if cost is not None and result.btc_per_day_next_retarget is not None and market.price is not None:
+        # The scenario: same hashrate, power and tariff, at the difficulty expected after the retarget.
+        result.profit_per_day_next_retarget = result.btc_per_day_next_retarget * market.price - cost
     if cost is not None and result.btc_per_day is not None:
         result.break_even_btc_price = economics.break_even_btc_price(cost, result.btc_per_day)
     if cost is not None:

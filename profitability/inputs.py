@@ -21,6 +21,9 @@ QUERIES = {
     "price_fetched": "market_btc_price_fetched_timestamp_seconds",
     # When any network source last answered: the age of difficulty, fees and subsidy.
     "network_fetched": 'max(market_source_last_success_timestamp_seconds{endpoint!="price"})',
+    # Ocean's side of the reality check: what the pool measured and paid, over every watched address.
+    "ocean_hashrate": 'sum(ocean_hashrate_hashes_per_second{window="86400s"})',
+    "ocean_earned_per_day": "sum(rate(ocean_earned_btc_total[7d])) * 86400",
 }
 
 
@@ -40,6 +43,8 @@ class Inputs:
     network_fetched: float | None = None
     prices: dict[str, float] = field(default_factory=dict)  # currency -> fiat per BTC
     price_fetched: dict[str, float] = field(default_factory=dict)
+    ocean_hashrate: float | None = None  # H/s, Ocean's 24 h average
+    ocean_earned_per_day: float | None = None  # BTC per day credited by Ocean, over the last 7 days
 
 
 def _scalar(samples: list[Sample]) -> float | None:
@@ -75,4 +80,6 @@ async def read_inputs(reader: PrometheusReader, site_label: str, clock=time.time
         network_fetched=_scalar(results["network_fetched"]),
         prices=_by_currency(results["price"]),
         price_fetched=_by_currency(results["price_fetched"]),
+        ocean_hashrate=_scalar(results["ocean_hashrate"]),
+        ocean_earned_per_day=_scalar(results["ocean_earned_per_day"]),
     )

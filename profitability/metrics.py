@@ -35,6 +35,8 @@ MINER_SERIES = (
     ("revenue_per_day", "Expected revenue per day.", "revenue_per_day", True),
     ("power_cost_per_day", "Electricity cost per day, site overhead (PUE) included.", "power_cost_per_day", True),
     ("profit_per_day", "Revenue minus electricity per day.", "profit_per_day", True),
+    ("profit_per_day_next_retarget", "Profit per day at the estimated difficulty after the next retarget.",
+     "profit_per_day_next_retarget", True),
     ("margin_ratio", "Profit as a fraction of revenue.", "margin", False),
     ("efficiency_joules_per_terahash", "Watts per TH/s.", "efficiency_j_per_th", False),
     ("break_even_btc_price", "BTC price at which revenue pays the electricity.", "break_even_btc_price", True),
@@ -53,6 +55,8 @@ TOTAL_SERIES = (
     ("revenue_per_day", "Expected revenue per day.", "revenue_per_day", True),
     ("power_cost_per_day", "Electricity cost per day.", "power_cost_per_day", True),
     ("profit_per_day", "Revenue minus electricity per day.", "profit_per_day", True),
+    ("profit_per_day_next_retarget", "Profit per day at the estimated difficulty after the next retarget.",
+     "profit_per_day_next_retarget", True),
     ("margin_ratio", "Profit as a fraction of revenue.", "margin", False),
 )
 
@@ -155,7 +159,7 @@ class ProfitabilityCollector(Collector):
         miners, missing = self.evaluate(inputs, now)
         yield from self._miner_series(miners, currency)
         sites, fleet = totals(miners)
-        yield from self._totals(sites, fleet, currency)
+        yield from self._totals(sites, fleet, self.conversions(inputs, now))
         yield from self._advice(miners)
         rates = GaugeMetricFamily(
             "profitability_electricity_price_per_kwh", "The electricity price now, in the profitability currency.",
@@ -174,6 +178,27 @@ class ProfitabilityCollector(Collector):
             absent.add_metric([reason], missing.get(reason, 0))
         yield absent
         yield from self._calculator(inputs, now)
+        yield from self._ocean_check(inputs, fleet)
+
+    def _ocean_check(self, inputs: Inputs, fleet) -> Iterator[Metric]:
+        """What Ocean saw and paid against what the miners' own hashrate should earn.
+
+        Assumes the fleet mines to the Ocean addresses the Ocean exporter watches.
+        Hashrate near 1 is healthy (below: rejects, stale shares, miners on another
+        pool); earnings swing with the pool's luck and settle near 1 over weeks.
+        """
+        hashrate = GaugeMetricFamily(
+            "profitability_ocean_hashrate_ratio", "Ocean's 24 h hashrate of the watched addresses / the fleet's reported hashrate."
+        )
+        earnings = GaugeMetricFamily(
+            "profitability_ocean_earnings_ratio",
+            "BTC per day Ocean credited over the last 7 days / BTC per day the fleet's hashrate should earn at this difficulty.",
+        )
+        if inputs.ocean_hashrate is not None and fleet.hashrate > 0:
+            hashrate.add_metric([], inputs.ocean_hashrate / fleet.hashrate)
+        if inputs.ocean_earned_per_day is not None and fleet.btc_per_day:
+            earnings.add_metric([], inputs.ocean_earned_per_day / fleet.btc_per_day)
+        yield from (hashrate, earnings)
 
     def _calculator(self, inputs: Inputs, now: float) -> Iterator[Metric]:
         """Expected profit per day of every catalog model at today's network and the default tariff."""
@@ -211,18 +236,33 @@ class ProfitabilityCollector(Collector):
                 power.add_metric([miner.miner, miner.site, "true" if miner.power_estimated else "false"], miner.power_watts)
         yield power
 
-    def _totals(self, sites, fleet, currency: str) -> Iterator[Metric]:
+    def conversions(self, inputs: Inputs, now: float) -> dict[str, float]:
+        """Factor from the profitability currency to every currency with a fresh BTC price (cross rates via BTC)."""
+        fresh = {c: p for c, p in inputs.prices.items() if p > 0 and self._fresh(inputs.price_fetched.get(c), now)}
+        base = fresh.get(self.config.currency)
+        factors = {self.config.currency: 1.0}
+        if base:
+            factors.update({c: p / base for c, p in fresh.items()})
+        return factors
+
+    def _totals(self, sites, fleet, factors: dict[str, float]) -> Iterator[Metric]:
+        """Site and fleet sums; money in every currency the market exporter prices BTC in."""
         for suffix, doc, attribute, monetary in TOTAL_SERIES:
             extra = ["currency"] if monetary else []
             site_family = GaugeMetricFamily(f"profitability_site_{suffix}", doc, labels=["site", *extra])
             fleet_family = GaugeMetricFamily(f"profitability_fleet_{suffix}", doc, labels=extra)
-            for name, total in sorted(sites.items()):
+            for labels, total, family in (
+                *(([name], total, site_family) for name, total in sorted(sites.items())),
+                ([], fleet, fleet_family),
+            ):
                 value = getattr(total, attribute)
-                if value is not None:
-                    site_family.add_metric([name, *([currency] if monetary else [])], value)
-            value = getattr(fleet, attribute)
-            if value is not None and fleet.miners:
-                fleet_family.add_metric([currency] if monetary else [], value)
+                if value is None or not total.miners:
+                    continue
+                if monetary:
+                    for code, factor in sorted(factors.items()):
+                        family.add_metric([*labels, code], value * factor)
+                else:
+                    family.add_metric(labels, value)
             yield from (site_family, fleet_family)
 
     def _advice(self, miners: list[MinerEconomics]) -> Iterator[Metric]:

@@ -17,14 +17,22 @@ from tests.replay_server import ReplayServer
 from tests.servers import AppThread
 from tests.influx_servers import influxdb_v1  # noqa: F401 - session fixture
 from tests.test_market_exporter import healthy
+from tests.test_ocean_exporter import ADDRESS
+from tests.test_ocean_exporter import healthy_routes as ocean_routes
+from exporters.ocean.config import OceanConfig
+from exporters.ocean.server import OceanExporter
 
 
 @pytest.fixture(scope="module")
 def stack(exporter, influxdb_v1, tmp_path_factory):  # noqa: F811
     from tests.prometheus_server import PrometheusServer
 
-    with ReplayServer() as sources:
+    with ReplayServer() as sources, ReplayServer() as ocean_api:
         healthy(sources)
+        ocean_routes(ocean_api)
+        ocean_config = OceanConfig(addresses=[ADDRESS], api_url=f"{ocean_api.url}/v1",
+                                   intervals={"hashrate": 0.5, "workers": 0.5, "pool": 0.5, "earnings": 0.5, "blocks": 0.5})
+        ocean = AppThread(lambda: OceanExporter(ocean_config).app()).start()
         market_config = MarketConfig(
             currencies=["USD"],
             price_sources=[{"name": "coingecko", "base_url": sources.url, "ttl_seconds": 0.5}],
@@ -38,6 +46,7 @@ def stack(exporter, influxdb_v1, tmp_path_factory):  # noqa: F811
                 "scrape_configs": [
                     {"job_name": "fleet", "static_configs": [{"targets": [exporter.url.removeprefix("http://")]}]},
                     {"job_name": "market", "static_configs": [{"targets": [market.url.removeprefix("http://")]}]},
+                    {"job_name": "ocean", "static_configs": [{"targets": [ocean.url.removeprefix("http://")]}]},
                 ],
             },
         )
@@ -55,6 +64,7 @@ def stack(exporter, influxdb_v1, tmp_path_factory):  # noqa: F811
             profitability.stop()
             prometheus.stop()
             market.stop()
+            ocean.stop()
 
 
 def test_fleet_economics_from_prometheus(stack):
@@ -82,6 +92,10 @@ def test_fleet_economics_from_prometheus(stack):
     # Every simulated miner is in site "lab" (the file_sd label), with its cost from its power.
     assert s[("profitability_site_miners", (("site", "lab"),))] == miners
     assert s[("profitability_electricity_price_per_kwh", (("currency", "USD"), ("site", "lab")))] == 0.08
+    # Ocean's view of the same operator (the hand-built account: 411.04 TH/s over 24 h) against the fleet's.
+    s = wait_for_samples(url, lambda f: ("profitability_ocean_hashrate_ratio", ()) in f, seconds=20)
+    fleet_hashrate = s[("profitability_fleet_hashrate_hashes_per_second", ())]
+    assert s[("profitability_ocean_hashrate_ratio", ())] == pytest.approx(411044673604909 / fleet_hashrate)
 
 
 def test_the_ledger_keeps_fleet_and_site_economics_in_influxdb(stack, influxdb_v1):  # noqa: F811

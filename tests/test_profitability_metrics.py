@@ -123,3 +123,24 @@ def test_the_calculator_prices_every_catalog_model_at_the_default_tariff():
     assert calculator["S21"] == pytest.approx(2.728056 * 200 / 110 - 7.392, rel=1e-6)
     # More efficient models earn more per TH/s.
     assert calculator["S21 XP"] > calculator["S19"]
+
+
+def test_site_and_fleet_money_in_every_priced_currency_and_the_retarget_scenario():
+    _, s = collector_for(inputs(), **CONFIG)
+    usd = s[("profitability_fleet_power_cost_per_day", (("currency", "USD"),))]
+    # EUR through BTC: 1 USD = 50,000 / 60,000 EUR.
+    assert s[("profitability_fleet_power_cost_per_day", (("currency", "EUR"),))] == pytest.approx(usd * 50_000 / 60_000)
+    north = (("currency", "USD"), ("miner", "10.0.0.1:4028"), ("site", "north"))
+    # +5 % difficulty: 4.546760e-5 / 1.05 BTC * 60,000 - 6.864 USD
+    assert s[("profitability_miner_profit_per_day_next_retarget", north)] == pytest.approx(4.546760e-5 / 1.05 * 60_000 - 6.864, rel=1e-6)
+    assert ("profitability_fleet_profit_per_day_next_retarget", (("currency", "EUR"),)) in s
+
+
+def test_ocean_reality_check():
+    # The fleet reports 310 TH/s; Ocean saw 294.5 TH/s over 24 h and credited 95 % of what 310 TH/s should earn.
+    fleet_btc = 4.546760e-5 * 310 / 110
+    _, s = collector_for(inputs(ocean_hashrate=294.5e12, ocean_earned_per_day=fleet_btc * 0.95), **CONFIG)
+    assert s[("profitability_ocean_hashrate_ratio", ())] == pytest.approx(0.95)
+    assert s[("profitability_ocean_earnings_ratio", ())] == pytest.approx(0.95, rel=1e-6)
+    _, s = collector_for(inputs(), **CONFIG)  # no Ocean exporter in Prometheus: no ratio, not a 0
+    assert ("profitability_ocean_hashrate_ratio", ()) not in s and ("profitability_ocean_earnings_ratio", ()) not in s
