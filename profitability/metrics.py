@@ -21,7 +21,10 @@ from hashwatch.polling import Poller
 
 from .config import ProfitabilityConfig
 from .catalog import Catalog
-from .evaluate import Market, MinerEconomics, MinerInput, SiteSettings, curtail_for_cap, curtail_unprofitable, evaluate_miner, totals
+from .evaluate import (
+    Market, MinerEconomics, MinerInput, SiteSettings, curtail_for_cap, curtail_unprofitable, curtailment_order,
+    evaluate_miner, totals,
+)
 from .inputs import Inputs
 from .ledger import Point
 
@@ -272,6 +275,15 @@ class ProfitabilityCollector(Collector):
             "`power_cap` (least efficient first until the site fits its cap). Advice only.",
             labels=["miner", "site", "reason"],
         )
+        rank = GaugeMetricFamily(
+            "profitability_miner_curtail_rank",
+            "Order in which to switch the site's miners off when power is dear or capped: 1 is the least efficient.",
+            labels=["miner", "site"],
+        )
+        for site in sorted({m.site for m in miners}):
+            for position, miner in enumerate(curtailment_order([m for m in miners if m.site == site]), start=1):
+                rank.add_metric([miner.miner, miner.site], position)
+        yield rank
         for miner in curtail_unprofitable(miners):
             advice.add_metric([miner.miner, miner.site, "unprofitable"], 1)
         for site, settings in sorted(self.config.sites.items()):

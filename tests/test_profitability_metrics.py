@@ -74,6 +74,7 @@ def test_per_miner_site_and_fleet_series():
     assert s[("profitability_curtail_advised", (("miner", "10.0.0.1:4028"), ("reason", "unprofitable"), ("site", "north")))] == 1
     assert s[("profitability_curtail_advised", (("miner", "10.0.1.1:4028"), ("reason", "power_cap"), ("site", "south")))] == 1
     assert s[("profitability_missing_input", (("input", "price"),))] == 0
+    assert s[("profitability_miner_curtail_rank", north)] == 1 and s[("profitability_miner_curtail_rank", south)] == 1  # one per site
 
 
 def test_a_stale_price_removes_revenue_and_says_why():
