@@ -21,6 +21,21 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def currency_code(value: str) -> str:
+    """An ISO 4217 code, upper case ("usd" -> "USD"); ValueError otherwise (for field validators)."""
+    code = value.strip().upper()
+    if len(code) != 3 or not code.isascii() or not code.isalpha():
+        raise ValueError(f"{value!r} is not an ISO 4217 currency code such as USD")
+    return code
+
+
+def http_url(value: str) -> str:
+    """An http(s) URL without a trailing slash; ValueError otherwise (for field validators)."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value.rstrip("/")
+
+
 class ConfigError(ValueError):
     """A config file that cannot be used; the message names file and key."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from hashwatch.config import StrictModel
+from hashwatch.config import StrictModel, currency_code, http_url
 
 from .ledger import LedgerConfig
 from .tariffs import Tariff
@@ -37,20 +37,8 @@ class ProfitabilityConfig(StrictModel):
     catalog_file: str | None = Field(None, description="your own ASIC catalog (YAML); the packaged one otherwise")
     ledger: LedgerConfig | None = Field(None, description="long-term history in InfluxDB; off when not set")
 
-    @field_validator("currency")
-    @classmethod
-    def _code(cls, value: str) -> str:
-        code = value.strip().upper()
-        if len(code) != 3 or not code.isalpha():
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code such as USD")
-        return code
-
-    @field_validator("prometheus_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+    _currency = field_validator("currency")(lambda value: currency_code(value))
+    _url = field_validator("prometheus_url")(lambda value: http_url(value))
 
     def tariff_for(self, site: str) -> Tariff | None:
         chosen = self.sites.get(site)

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from hashwatch.config import StrictModel
+from hashwatch.config import StrictModel, currency_code
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -75,13 +75,7 @@ class Tariff(StrictModel):
     timezone: str = "UTC"
     pue: float = Field(1.0, ge=1, le=3, description="site overhead: total power / miners' power")
 
-    @field_validator("currency")
-    @classmethod
-    def _code(cls, value: str) -> str:
-        code = value.strip().upper()
-        if len(code) != 3 or not code.isalpha():
-            raise ValueError(f"{value!r} is not an ISO 4217 currency code such as USD")
-        return code
+    _currency = field_validator("currency")(lambda value: currency_code(value))
 
     @field_validator("timezone")
     @classmethod

@@ -6,16 +6,14 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hashwatch.config import StrictModel
+from hashwatch.config import StrictModel, currency_code, http_url
 
 PriceSourceName = Literal["coingecko", "coincap", "mempool", "blockchain_info"]
 NetworkSourceName = Literal["mempool", "blockchain_info"]
 
 
 def _http_url(value: str | None) -> str | None:
-    if value is not None and not value.startswith(("http://", "https://")):
-        raise ValueError("must be an http:// or https:// URL")
-    return value.rstrip("/") if value else value
+    return http_url(value) if value is not None else None
 
 
 class PriceSourceConfig(StrictModel):
@@ -91,10 +89,7 @@ class MarketConfig(StrictModel):
     @field_validator("currencies")
     @classmethod
     def _codes(cls, value: list[str]) -> list[str]:
-        codes = [code.strip().upper() for code in value]
-        for code in codes:
-            if len(code) != 3 or not code.isascii() or not code.isalpha():
-                raise ValueError(f"{code!r} is not an ISO 4217 currency code such as USD")
+        codes = [currency_code(code) for code in value]
         if not codes or len(set(codes)) != len(codes):
             raise ValueError("list each currency once, at least one")
         return codes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from hashwatch.config import StrictModel
+from hashwatch.config import StrictModel, http_url
 
 from .address import validate_address
 
@@ -43,9 +43,4 @@ class OceanConfig(StrictModel):
             raise ValueError("an address is listed twice")
         return checked
 
-    @field_validator("api_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value.rstrip("/")
+    _url = field_validator("api_url")(lambda value: http_url(value))
