@@ -63,17 +63,21 @@ def parse_config(model: type[Model], data: Any, source: str = "<config>") -> Mod
         raise ConfigError(_format(source, exc)) from None
 
 
+def read_yaml(path: Path, what: str = "config file") -> Any:
+    """A YAML file's data; ConfigError naming the file when it cannot be read or parsed."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+
+
 def load_config(model: type[Model], path: str | Path | None) -> Model:
     """Read and validate a YAML file; no path means all defaults."""
     if path is None:
         return parse_config(model, {}, "<defaults>")
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(model, data, str(path))
+    return parse_config(model, read_yaml(path), str(path))

@@ -22,11 +22,10 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, PrivateAttr, StringConstraints, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from hashwatch.config import ConfigError, StrictModel
+from hashwatch.config import ConfigError, StrictModel, read_yaml
 
 __all__ = ["PACKAGED_CATALOG", "Catalog", "Entry", "load_catalog", "name_key", "parse_catalog"]
 
@@ -282,12 +281,4 @@ def parse_catalog(data: Any, source: str = "<catalog>") -> Catalog:
 def load_catalog(path: str | Path | None = None) -> Catalog:
     """Read and validate a catalog file; no path means the packaged catalog.yml."""
     source = Path(path) if path is not None else PACKAGED_CATALOG
-    try:
-        text = source.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{source}: cannot read catalog: {exc.strerror or exc}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
-    return parse_catalog(data, str(source))
+    return parse_catalog(read_yaml(source, "catalog"), str(source))
