@@ -39,7 +39,12 @@ def _serve(app, listen: str) -> None:
     """Serve an exporter's aiohttp app until Ctrl-C (uvloop, process tuning: see web.run)."""
     from .web import run, run_forever
 
-    run(run_forever(app, listen))
+    try:
+        run(run_forever(app, listen))
+    except OSError as exc:  # the port is taken, or the address is not ours
+        raise click.ClickException(f"cannot listen on {listen}: {exc.strerror or exc}") from None
+    except KeyboardInterrupt:
+        pass
 
 
 config_option = click.option(

@@ -96,3 +96,18 @@ def test_profitability_bad_tariff_and_bad_catalog_exit_2(tmp_path):
     config.write_text(f"profitability:\n  catalog_file: {catalog}\n")
     result = CliRunner().invoke(main, ["profitability", "--config.file", str(config)])
     assert result.exit_code == 2 and str(catalog) in result.output
+
+
+def test_a_taken_port_is_a_clear_error_not_a_traceback():
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "hashwatch.cli", "market", "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "error"],
+            capture_output=True, text=True, timeout=30,
+        )
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
