@@ -30,3 +30,23 @@ def to_float(value: Any) -> float | None:
     else:
         return None
     return result if math.isfinite(result) else None
+
+
+SATOSHIS_PER_BTC = 100_000_000
+
+# A unix time above 10^11 s would be the year 5138: such a value is milliseconds.
+_MILLISECONDS_ABOVE = 1e11
+
+
+def unix_seconds(value: Any) -> float | None:
+    """Unix seconds from seconds or milliseconds (told apart by magnitude); None if absent or not positive.
+
+    Sources switch units (mempool.space moved to milliseconds): a value is read
+    right instead of exported as a far future.
+    """
+    seconds = to_float(value)
+    if seconds is None:
+        return None
+    if seconds > _MILLISECONDS_ABOVE:
+        seconds /= 1000
+    return seconds if seconds > 0 else None

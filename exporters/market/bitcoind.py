@@ -25,6 +25,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from exporters.market.economics import epoch_start_height
+from exporters.market.economics import next_retarget_height as next_retarget_height_of
 from exporters.market.model import NetworkSnapshot
 from hashwatch import __version__
 from hashwatch.numbers import to_float
@@ -52,7 +54,6 @@ ALLOWED_METHODS = frozenset(
     }
 )
 
-RETARGET_INTERVAL = 2016  # blocks per difficulty epoch
 SATS_PER_BTC = 100_000_000
 HASHPS_BLOCKS = 120  # getnetworkhashps window; also what getmininginfo uses
 FEE_TARGETS = (1, 3, 6, 144)  # estimatesmartfee confirmation targets, in blocks
@@ -382,8 +383,8 @@ async def snapshot(client: BitcoindClient, fee_blocks: int = 144) -> NetworkSnap
             continue
         fee_rates[f"{target}blocks"] = sat_per_vbyte(feerate)
 
-    epoch_start = height // RETARGET_INTERVAL * RETARGET_INTERVAL
-    next_retarget_height = epoch_start + RETARGET_INTERVAL
+    epoch_start = epoch_start_height(height)
+    next_retarget_height = next_retarget_height_of(height)
     heights = range(max(0, height - fee_blocks + 1), height + 1)
 
     second = [("getblockhash", [epoch_start])] + [("getblockstats", [h, BLOCKSTATS]) for h in heights]

@@ -12,32 +12,26 @@ PriceSourceName = Literal["coingecko", "coincap", "mempool", "blockchain_info"]
 NetworkSourceName = Literal["mempool", "blockchain_info"]
 
 
-def _http_url(value: str | None) -> str | None:
-    return http_url(value) if value is not None else None
+class _SourceConfig(StrictModel):
+    """What every public source has: another host serving the same API, and a timeout."""
 
-
-class PriceSourceConfig(StrictModel):
-    name: PriceSourceName
     base_url: str | None = Field(None, description="another host serving the same API, e.g. your own mempool")
+    timeout_seconds: float = Field(10, gt=0, le=120)
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return http_url(value) if value is not None else None
+
+
+class PriceSourceConfig(_SourceConfig):
+    name: PriceSourceName
     ttl_seconds: float = Field(60, ge=0.1, le=86400, description="how long a price is reused before asking again")
-    timeout_seconds: float = Field(10, gt=0, le=120)
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return _http_url(value)
 
 
-class NetworkSourceConfig(StrictModel):
+class NetworkSourceConfig(_SourceConfig):
     name: NetworkSourceName
-    base_url: str | None = None
     interval_seconds: float = Field(120, ge=0.1, le=86400)
-    timeout_seconds: float = Field(10, gt=0, le=120)
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return _http_url(value)
 
 
 class BitcoindConfig(StrictModel):
@@ -54,7 +48,7 @@ class BitcoindConfig(StrictModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _http_url(value)
+        return http_url(value)
 
     @model_validator(mode="after")
     def _one_way_to_log_in(self) -> BitcoindConfig:

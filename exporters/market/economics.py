@@ -8,13 +8,16 @@ network-hashrate estimate. Formulas are written out in docs/economics.md.
 
 from __future__ import annotations
 
+from hashwatch.numbers import SATOSHIS_PER_BTC
+
+__all__ = ["SATOSHIS_PER_BTC"]  # re-exported with the formulas that use it
+
 HALVING_INTERVAL = 210_000  # blocks (consensus: nSubsidyHalvingInterval)
 INITIAL_SUBSIDY_SATS = 50 * 100_000_000
 RETARGET_INTERVAL = 2016  # blocks between difficulty adjustments
 TARGET_BLOCK_SECONDS = 600
 HASHES_PER_DIFFICULTY = 2**32  # expected hashes per block at difficulty 1
 SECONDS_PER_DAY = 86_400
-SATOSHIS_PER_BTC = 100_000_000
 PETAHASH = 1e15
 # A retarget moves difficulty by at most a factor of 4 either way.
 MAX_ADJUSTMENT = 4.0

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporters.market.model import NetworkSnapshot
-from hashwatch.numbers import to_float
+from exporters.market.economics import RETARGET_INTERVAL
+from hashwatch.numbers import to_float, unix_seconds
 from hashwatch.shape import ShapeError
 
 __all__ = [
@@ -53,13 +54,10 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     BLOCKCHAIN_INFO: "https://api.blockchain.info",
 }
 
-RETARGET_INTERVAL = 2016  # blocks per difficulty epoch, on every Bitcoin network
 # mempool.space only estimates the change once this many blocks of the epoch are
 # in (backend/src/api/difficulty-adjustment.ts ESTIMATE_LAG_BLOCKS); before that
 # it reports difficultyChange 0, which means "no estimate", not "no change".
 _MEMPOOL_ESTIMATE_LAG_BLOCKS = 146
-# A unix time above 1e11 s would be the year 5138: such a value is milliseconds.
-_MILLISECONDS_ABOVE = 1e11
 
 _PATH_DIFFICULTY_ADJUSTMENT = "/api/v1/difficulty-adjustment"
 _PATH_TIP_HEIGHT = "/api/blocks/tip/height"
@@ -111,16 +109,6 @@ def _positive(value: Any) -> float | None:
 def _not_negative(value: Any) -> float | None:
     number = to_float(value)
     return number if number is not None and number >= 0 else None
-
-
-def _unix_seconds(value: Any) -> float | None:
-    """Unix seconds from seconds or milliseconds, told apart by magnitude (> 1e11 is ms)."""
-    number = to_float(value)
-    if number is None:
-        return None
-    if number > _MILLISECONDS_ABOVE:
-        number /= 1000
-    return number if number > 0 else None
 
 
 # --- shapes -------------------------------------------------------------------------
@@ -176,9 +164,9 @@ def parse_mempool_difficulty_adjustment(doc: Any) -> NetworkSnapshot:
         height=height if height is not None and height >= 0 else None,
         next_retarget_height=next_retarget,
         blocks_until_retarget=remaining,
-        estimated_retarget_time=_unix_seconds(data.get("estimatedRetargetDate")),
+        estimated_retarget_time=unix_seconds(data.get("estimatedRetargetDate")),
         estimated_difficulty_change=change / 100 if change is not None else None,
-        previous_retarget_time=_unix_seconds(data.get("previousTime")),
+        previous_retarget_time=unix_seconds(data.get("previousTime")),
     )
 
 
@@ -290,7 +278,7 @@ def parse_mempool_difficulty_adjustments(doc: Any) -> NetworkSnapshot:
     return NetworkSnapshot(
         source=MEMPOOL,
         difficulty=_positive(latest[2]),
-        previous_retarget_time=_unix_seconds(latest[0]),
+        previous_retarget_time=unix_seconds(latest[0]),
     )
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hashwatch.numbers import to_float
+from hashwatch.numbers import to_float, unix_seconds
 from hashwatch.shape import ShapeError
 
 from .model import PriceQuote
@@ -68,18 +68,6 @@ def _price(value: Any) -> float | None:
     return price if price is not None and price > 0 else None
 
 
-def _unix_seconds(value: Any) -> float | None:
-    """Unix seconds from seconds or milliseconds.
-
-    A value above 10^11 can only be milliseconds (year 5138 in seconds), so a
-    source switching units is read right instead of exported as a far future.
-    """
-    seconds = to_float(value)
-    if seconds is None or seconds <= 0:
-        return None
-    return seconds / 1000 if seconds > 1e11 else seconds
-
-
 def _object(document: Any, source: str, what: str = "reply") -> dict[str, Any]:
     if not isinstance(document, dict):
         raise ShapeError(f"{source}: {what} is not an object but {type(document).__name__}")
@@ -122,7 +110,7 @@ def parse_coingecko(document: Any, currencies: Iterable[str] | None = None) -> P
             price = _price(value)
             if price is not None:
                 offered[key.upper()] = price
-    return _quote("coingecko", offered, currencies, _unix_seconds(entry.get("last_updated_at")))
+    return _quote("coingecko", offered, currencies, unix_seconds(entry.get("last_updated_at")))
 
 
 def parse_coincap(document: Any, currencies: Iterable[str] | None = None) -> PriceQuote:
@@ -135,7 +123,7 @@ def parse_coincap(document: Any, currencies: Iterable[str] | None = None) -> Pri
         raise ShapeError(f"coincap: asset is {asset.get('id')!r}, not bitcoin")
     price = _price(asset.get("priceUsd"))
     offered = {"USD": price} if price is not None else {}
-    return _quote("coincap", offered, currencies, _unix_seconds(data.get("timestamp")))
+    return _quote("coincap", offered, currencies, unix_seconds(data.get("timestamp")))
 
 
 def parse_mempool(document: Any, currencies: Iterable[str] | None = None) -> PriceQuote:
@@ -147,7 +135,7 @@ def parse_mempool(document: Any, currencies: Iterable[str] | None = None) -> Pri
             price = _price(value)
             if price is not None:
                 offered[key.upper()] = price
-    return _quote("mempool", offered, currencies, _unix_seconds(data.get("time")))
+    return _quote("mempool", offered, currencies, unix_seconds(data.get("time")))
 
 
 def parse_blockchain_info(document: Any, currencies: Iterable[str] | None = None) -> PriceQuote:

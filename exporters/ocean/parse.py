@@ -15,15 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from hashwatch.numbers import to_float
+from hashwatch.numbers import SATOSHIS_PER_BTC, to_float, unix_seconds
 from hashwatch.shape import ShapeError
 
-__all__ = ["ShapeError"]  # re-exported for the poller and tests
+__all__ = ["SATOSHIS_PER_BTC", "ShapeError"]  # re-exported for the collectors and tests
 
 
 _WINDOW = re.compile(r"^hashrate_(\d+)s$")
 _POOL_WINDOW = re.compile(r"^pool_(\d+)s$")
-SATOSHIS_PER_BTC = 100_000_000
 
 
 # A finite float from a number or numeric string; None otherwise (never 0 for "missing").
@@ -46,11 +45,8 @@ def timestamp(value: Any) -> float | None:
     Ocean writes seconds; a number above 10^11 can only be milliseconds (year
     5138 in seconds) and is read as such rather than exported as a far future.
     """
-    seconds = number(value)
-    if seconds is not None:
-        if seconds > 1e11:
-            seconds /= 1000
-        return seconds if seconds > 0 else None
+    if number(value) is not None:
+        return unix_seconds(value)
     if isinstance(value, str) and value.strip():
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
