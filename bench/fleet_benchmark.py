@@ -224,7 +224,7 @@ def run_case(size: int, latency: float, probe_seconds: float, workdir: Path, wor
     )
     config = workdir / "hashwatch.yml"
     config.write_text(json.dumps({"cgminer": {
-        "allowed_targets": ["127.0.0.0/8"], "timeout_seconds": 10,
+        "allowed_targets": ["127.0.0.0/8"], "allowed_ports": [sim_port], "timeout_seconds": 10,
         "fleet": {"file_sd": [str(file_sd)], "concurrency": concurrency, "workers": workers, "timeout_seconds": 60},
     }}))
     exporter = start(

@@ -28,7 +28,11 @@ async def run_demo(
         async with fleet.serve():
             fleet.write_file_sd(file_sd, labels={"site": "demo"})
             cgminer = config.cgminer.model_copy(
-                update={"fleet": FleetConfig(file_sd=[str(file_sd)], concurrency=config.cgminer.fleet.concurrency)}
+                update={
+                    "fleet": FleetConfig(file_sd=[str(file_sd)], concurrency=config.cgminer.fleet.concurrency),
+                    # /probe of the simulated miners, whatever port they listen on.
+                    "allowed_ports": sorted(config.cgminer.ports() | {fleet.port}),
+                }
             )
             runner, url = await serve(Exporter(cgminer).app(), listen)
             try:

@@ -9,6 +9,9 @@ from exporters.cgminer.server import Exporter
 from simulator import PROFILES, FleetThread, SimulatedFleet
 from tests.servers import AppThread
 
+# Nothing listens on the discard port: the session exporter allows it so tests can see a refused connection.
+DISCARD_PORT = 9
+
 # Two miners of every simulated firmware profile.
 FLEET_SIZE = 2 * len(PROFILES)
 
@@ -28,11 +31,12 @@ def fleet_file_sd(sim_fleet, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def exporter(fleet_file_sd):
+def exporter(sim_fleet, fleet_file_sd):
     config = CgminerConfig(
         timeout_seconds=3,
         connect_timeout_seconds=1,
         allowed_targets=["127.88.0.0/16", "127.0.0.1/32"],
+        allowed_ports=[sim_fleet.port, DISCARD_PORT],
         fleet=FleetConfig(file_sd=[str(fleet_file_sd)], timeout_seconds=5),
     )
     server = AppThread(lambda: Exporter(config).app()).start()

@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator
 
+from exporters.cgminer.firmware.base import FirmwareParser
+from exporters.cgminer.metrics import MinerSample, render
+from exporters.cgminer.model import MinerStatus
 from exporters.cgminer.reply import Reply
+from exporters.cgminer.scrape import ScrapeResult
 
-# Values a firmware might put anywhere.
-WEIRD_VALUES = (None, "", "abc", "-", [], {}, [1, 2], -1, 0, 1e308, True, "1e999", "nan", "5 W", "'x'")
+# Values a firmware might put anywhere, hostile ones included: an integer beyond
+# float range, one as digits, a lone surrogate (what "\\udcff" decodes to) and
+# a raw carriage return.
+WEIRD_VALUES = (
+    None, "", "abc", "-", [], {}, [1, 2], -1, 0, 1e308, True, "1e999", "nan", "5 W", "'x'",
+    10**400, "9" * 400, "\udcff", "a\rb",
+)
+
+_SAMPLE_LINE = re.compile(r'^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^\r]*\})? (-?[0-9.e+]+|-?[0-9]+)$')
+
+
+def parse_and_render(parser: FirmwareParser, replies: dict[str, Reply]) -> MinerStatus:
+    """Parse junk replies, render the result as /probe would, and check the text is a valid exposition.
+
+    Parsing alone is not enough: a value can parse and still break the writer
+    (a 400-digit integer, a lone surrogate), which in fleet mode cost every miner.
+    """
+    status = parser.parse(replies)
+    assert isinstance(status, MinerStatus)
+    text = render([MinerSample((), ScrapeResult(status))], ()).decode("utf-8")  # strict: valid UTF-8
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            assert _SAMPLE_LINE.match(line), f"not a finite sample line: {line!r}"
+    return status
 
 
 def mangled_replies(replies: dict[str, Reply]) -> Iterator[dict[str, Reply]]:

@@ -11,7 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from exporters.cgminer.client import ClientSettings
 from exporters.cgminer.metrics import MinerSample, render
 from exporters.cgminer.model import Board, Fan, Fault, MinerStatus, Pool
-from exporters.cgminer.scrape import MinerMemory, ScrapeResult, scrape
+from exporters.cgminer.memory import MinerMemory
+from exporters.cgminer.scrape import ScrapeResult, scrape
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "metrics.md").read_text()
 ROW = re.compile(r"^\| `([a-z_]+)` \| (\w+) \|(.*)$", re.MULTILINE)

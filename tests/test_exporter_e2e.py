@@ -86,8 +86,8 @@ def test_fleet_metrics_cover_every_miner_with_file_sd_labels(exporter, sim_fleet
     assert check_metrics(response.content) == ""
 
 
-def test_target_outside_allow_list_is_forbidden(exporter):
-    response = probe(exporter, "192.0.2.10:4028")
+def test_target_outside_allow_list_is_forbidden(exporter, sim_fleet):
+    response = probe(exporter, f"192.0.2.10:{sim_fleet.port}")
     assert response.status_code == 403
     assert "allowed_targets" in response.text
 

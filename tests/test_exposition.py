@@ -4,7 +4,7 @@ import math
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.cgminer.exposition import Family, format_value, label_prefix, render
+from exporters.cgminer.exposition import Family, escape_label_value, format_value, label_prefix, render
 from tests.promtool import check_metrics
 
 
@@ -35,5 +35,21 @@ def test_counters_carry_total_and_values_keep_precision():
 def test_special_values():
     assert format_value(1.0) == "1" and format_value(-3.0) == "-3"
     assert format_value(1e20) == "1e+20" and format_value(2.5) == "2.5"
-    assert format_value(math.inf) == "+Inf" and format_value(-math.inf) == "-Inf"
-    assert format_value(math.nan) == "NaN"
+    # A miner's metric is finite: what cannot be one is "not reported", never a failed page.
+    assert format_value(math.inf) is None and format_value(-math.inf) is None
+    assert format_value(math.nan) is None and format_value(10**400) is None
+    assert format_value(10**20) == "1e+20"
+
+
+def test_values_that_cannot_be_samples_are_left_out():
+    family = Family("miner_shares", "counter", "Shares.", ("result",))
+    for value in (10**400, -(10**400), math.inf, math.nan):
+        family.add("", value, "accepted")
+    assert family.lines == []
+
+
+def test_label_values_are_escaped_and_carriage_returns_dropped():
+    assert escape_label_value('a\\b"c\nd\re') == 'a\\\\b\\"c\\nd' + "e"
+    family = Family("miner_pool_up", "gauge", "Up.", ("user",))
+    family.add("", 1.0, "\udcff.w\r1")
+    assert render([family]) .endswith(b'miner_pool_up{user="?.w1"} 1\n')

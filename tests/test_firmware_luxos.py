@@ -10,7 +10,7 @@ from exporters.cgminer.firmware.detect import identify
 from exporters.cgminer.firmware.luxos import LuxosParser
 from exporters.cgminer.model import MinerStatus
 from tests.cgminer_fixtures import load_reply, load_replies
-from tests.mangle import mangled_replies
+from tests.mangle import mangled_replies, parse_and_render
 
 COMMANDS = ("version", "summary", "pools", "stats", "devs", "temps", "fans", "power", "config")
 S19KPRO = {command: f"luxos/s19kpro_luxos2025_{command}.json" for command in COMMANDS}
@@ -212,6 +212,6 @@ def test_invalid_command_error_and_missing_optional_replies():
 def test_malformed_fields_never_raise(files):
     count = 0
     for broken in mangled_replies(load_replies(files)):
-        assert isinstance(LuxosParser().parse(broken), MinerStatus)
+        parse_and_render(LuxosParser(), broken)
         count += 1
     assert count > 50

@@ -5,7 +5,8 @@ import json
 
 from exporters.cgminer.client import ClientSettings
 from exporters.cgminer.firmware import PARSERS
-from exporters.cgminer.scrape import MinerMemory, scrape
+from exporters.cgminer.memory import MinerMemory
+from exporters.cgminer.scrape import scrape
 from tests.cgminer_fixtures import raw
 
 SETTINGS = ClientSettings(connect_timeout=1, request_timeout=1)

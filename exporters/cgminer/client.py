@@ -11,6 +11,7 @@ import asyncio
 import errno
 import ipaddress
 import math
+import re
 import socket
 import weakref
 from collections.abc import Callable
@@ -38,6 +39,26 @@ class ClientSettings:
     max_reply_bytes: int = 4 * 1024 * 1024
 
 
+_HOST_NAME = re.compile(rb"[A-Za-z0-9_.-]+")
+
+
+def _check_host_name(host: str, target: str) -> None:
+    """ValueError unless host is an IP literal or a name that can be looked up (IDNA, labels of 1-63)."""
+    try:
+        ipaddress.ip_address(host)
+        return
+    except ValueError:
+        pass
+    try:
+        encoded = host.encode("idna")
+    except UnicodeError as exc:
+        raise ValueError(f"invalid target host in {target[:80]!r}: {exc.__cause__ or exc}") from None
+    if len(encoded) > 253:
+        raise ValueError(f"invalid target host in {target[:80]!r}: longer than 253 characters")
+    if not _HOST_NAME.fullmatch(encoded):
+        raise ValueError(f"invalid target host in {target[:80]!r}: a name has letters, digits, '-', '_' and '.' only")
+
+
 def split_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
     """"host", "host:port" or "[v6]:port" -> (host, port); ValueError when malformed."""
     text = target.strip()
@@ -57,6 +78,7 @@ def split_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, in
                 raise ValueError(f"invalid target {target!r}: write IPv6 as [addr]:port") from None
     if not host or any(c in host for c in "/?#@ "):
         raise ValueError(f"invalid target host in {target!r}")
+    _check_host_name(host, target)
     if not port_text:
         return host, default_port
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:

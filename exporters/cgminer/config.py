@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from hashwatch.config import StrictModel
+from hashwatch.config import ConfigSection
 
 from .client import DEFAULT_PORT, split_target
 from .metrics import RESERVED_LABELS
@@ -20,7 +20,7 @@ Seconds = Annotated[float, Field(gt=0, le=300)]
 LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
 
 
-class MinerTarget(StrictModel):
+class MinerTarget(ConfigSection):
     target: str
     labels: dict[LabelName, str] = Field(default_factory=dict)
 
@@ -39,7 +39,7 @@ class MinerTarget(StrictModel):
         return value
 
 
-class FleetConfig(StrictModel):
+class FleetConfig(ConfigSection):
     """Fleet mode: scrape these miners on every request to /metrics."""
 
     miners: list[MinerTarget] = Field(default_factory=list)
@@ -51,13 +51,18 @@ class FleetConfig(StrictModel):
     )
 
 
-class CgminerConfig(StrictModel):
+class CgminerConfig(ConfigSection):
     default_port: int = Field(default=DEFAULT_PORT, gt=0, lt=65536)
     timeout_seconds: Seconds = Field(default=5.0, description="Upper bound of one probe")
     connect_timeout_seconds: Seconds = 2.0
     max_reply_bytes: int = Field(default=4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
     scrape_timeout_offset_seconds: float = Field(default=0.5, ge=0, le=10)
     allowed_targets: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED))
+    # /probe contacts only these ports (default: default_port alone), so it cannot
+    # be used to tell open ports from closed ones on an allowed host.
+    allowed_ports: list[Annotated[int, Field(gt=0, lt=65536)]] | None = Field(
+        default=None, min_length=1, description="ports /probe may contact; default: default_port only"
+    )
     fleet: FleetConfig = Field(default_factory=FleetConfig)
 
     @field_validator("allowed_targets")
@@ -69,6 +74,9 @@ class CgminerConfig(StrictModel):
             except ValueError:
                 raise ValueError(f"{network!r} is not a CIDR network such as 10.0.0.0/8") from None
         return value
+
+    def ports(self) -> frozenset[int]:
+        return frozenset(self.allowed_ports or (self.default_port,))
 
     def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(n, strict=False) for n in self.allowed_targets]

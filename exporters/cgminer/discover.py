@@ -30,7 +30,8 @@ import click
 from .client import DEFAULT_PORT, ClientSettings
 from .metrics import RESERVED_LABELS
 from .model import MinerStatus
-from .scrape import MinerMemory, scrape
+from .memory import MinerMemory
+from .scrape import scrape
 
 DEFAULT_OUTPUT = "miners.json"
 DEFAULT_CONCURRENCY = 512

@@ -13,8 +13,13 @@ from collections.abc import Iterable, Sequence
 
 
 def escape_label_value(value: str) -> str:
-    if "\\" in value or '"' in value or "\n" in value:
-        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """Escaped for the text format: backslash, quote and line feed escaped; a carriage return dropped.
+
+    The format has no escape for \\r, and a raw one ends the line for some
+    parsers, so it is removed rather than passed through.
+    """
+    if "\\" in value or '"' in value or "\n" in value or "\r" in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "")
     return value
 
 
@@ -25,17 +30,24 @@ def _escape_help(text: str) -> str:
 _INT_LIMIT = 10**15
 
 
-def format_value(value: float | int) -> str:
+def format_value(value: float | int) -> str | None:
+    """The sample value as text; None for what cannot be a miner's sample.
+
+    Miner metrics are finite by definition: an integer beyond float range (a
+    400-digit "Accepted"), NaN, ±Inf or anything that is not a number is "not
+    reported", never an exception that would take the whole page down.
+    """
     if type(value) is int and -_INT_LIMIT < value < _INT_LIMIT:
         return str(value)  # counters and chip counts: no float round trip
-    value = float(value)
+    try:
+        value = float(value)
+    except (OverflowError, TypeError, ValueError):
+        return None
+    if not math.isfinite(value):
+        return None
     if value.is_integer():
         return str(int(value)) if -1e15 < value < 1e15 else repr(value)
-    if math.isfinite(value):
-        return repr(value)
-    if value != value:  # NaN never reaches here from parsers, but keep the format valid
-        return "NaN"
-    return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
 
 
 def label_prefix(names: Sequence[str], values: Sequence[str]) -> str:
@@ -71,6 +83,8 @@ class Family:
             text = str(int(value)) if value.is_integer() else repr(value)
         else:
             text = format_value(value)
+            if text is None:
+                return
         if extra_values:
             if len(extra_values) == 1:  # board, fan or pool: most samples
                 tail = f'{self._openers[0]}{escape_label_value(extra_values[0])}"'
@@ -95,8 +109,14 @@ class Family:
         return self.header() + self.body()
 
 
+def encode(text: str) -> bytes:
+    """UTF-8 bytes of exposition text. A lone surrogate (from a reply's "\\udcff")
+    becomes "?" instead of raising: one miner's odd string is never the page's failure."""
+    return text.encode("utf-8", "replace")
+
+
 def render(families: Iterable[Family]) -> bytes:
-    return "".join(family.render() for family in families).encode()
+    return encode("".join(family.render() for family in families))
 
 
 def assemble(headers: Sequence[bytes], shards: Iterable[Sequence[bytes]]) -> bytes:

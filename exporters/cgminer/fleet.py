@@ -21,7 +21,8 @@ import yaml
 
 from .client import ClientSettings, split_target
 from .metrics import HEADERS, RESERVED_LABELS, MinerSample, Renderer
-from .scrape import MinerMemory, ScrapeResult, scrape
+from .memory import MinerMemory
+from .scrape import ScrapeResult, scrape
 
 if TYPE_CHECKING:  # config pulls in pydantic, which fleet workers do not need
     from .config import FleetConfig

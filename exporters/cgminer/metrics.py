@@ -8,14 +8,17 @@ probe mode there is one miner and no identifying label (Prometheus adds
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from .exposition import Family, assemble, label_prefix
+from .exposition import Family, assemble, encode, label_prefix
 
 from .model import MinerStatus
 from .scrape import ScrapeResult
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -256,8 +259,17 @@ class Renderer:
 
     def add(self, label_values: Sequence[str], result: ScrapeResult) -> None:
         values = label_prefix(self.label_names, label_values)
-        for group in self.groups:
-            group.add(values, result)
+        marks = [len(family.lines) for family in self.families]
+        try:
+            for group in self.groups:
+                group.add(values, result)
+        except Exception as exc:  # one miner's odd value must never cost another miner or the page
+            for family, mark in zip(self.families, marks):
+                del family.lines[mark:]
+            log.warning("cannot render miner %s: %s: %s", label_values, type(exc).__name__, exc)
+            failed = ScrapeResult(None, "internal_error", f"cannot render: {type(exc).__name__}", result.duration_seconds)
+            for group in self.groups:
+                group.add(values, failed)
         self.miners += 1
         if self.miners % self.COMPACT_EVERY == 0:
             self._compact()
@@ -265,7 +277,7 @@ class Renderer:
     def _compact(self) -> None:
         for family, chunks in zip(self.families, self.chunks):
             if family.lines:
-                chunks.append(family.body().encode())
+                chunks.append(encode(family.body()))
                 family.lines = []
 
     def parts(self) -> list[list[bytes]]:

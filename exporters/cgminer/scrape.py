@@ -15,6 +15,7 @@ from .client import ClientSettings, ScrapeError, request
 from .commands import CMD_KEY_COMMANDS
 from .firmware import parser_for
 from .firmware.detect import DETECTION_SEQUENCE, identify
+from .memory import MinerMemory
 from .model import MinerStatus
 from .reply import Reply, is_multi_reply, parse_reply, split_multi_reply
 
@@ -26,21 +27,6 @@ _CONTENT_FAILURES = frozenset({"malformed_reply", "api_error", "internal_error",
 
 # How long replies to a parser's static_commands are reused.
 STATIC_REFRESH_SECONDS = 600.0
-
-
-@dataclass(slots=True)
-class MinerMemory:
-    """What is remembered about a miner between scrapes."""
-
-    firmware: str | None = None
-    multi_command: bool | None = None  # None: not tried yet
-    static_replies: dict[str, Reply] = field(default_factory=dict)
-    static_fetched_at: float = 0.0
-
-    def forget(self) -> None:
-        self.firmware = None
-        self.multi_command = None
-        self.static_replies = {}
 
 
 @dataclass(slots=True)
@@ -154,8 +140,7 @@ async def _scrape(session: _Session, memory: MinerMemory) -> MinerStatus:
     replies = {**{c: seen[c] for c in wanted if c in seen}, **await _fetch(session, missing, memory, parser.multi_command)}
     if parser.static_commands:
         if static_due:
-            memory.static_replies = {c: replies[c] for c in parser.static_commands}
-            memory.static_fetched_at = now
+            memory.remember_static({c: replies[c] for c in parser.static_commands}, now)
         replies = {**memory.static_replies, **replies}
     failed = [replies[c] for c in parser.commands if not replies[c].ok]
     if failed and len(failed) == len(parser.commands):

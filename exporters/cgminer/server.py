@@ -8,7 +8,6 @@ import ipaddress
 import logging
 import socket
 import time
-from collections import OrderedDict
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -22,14 +21,13 @@ from .client import ClientSettings, split_target
 from .config import CgminerConfig
 from .fleet import Fleet
 from .metrics import MinerSample, render
-from .scrape import MinerMemory, ScrapeResult, scrape
+from .memory import ProbeMemory
+from .scrape import ScrapeResult, scrape
 
 log = logging.getLogger(__name__)
 
 # `*_created` series double the exporter's own output and no dashboard uses them.
 disable_created_metrics()
-
-MAX_REMEMBERED_PROBE_TARGETS = 100_000
 
 
 class SelfMetrics:
@@ -83,7 +81,8 @@ class Exporter:
             config.default_port,
             on_error=lambda reason: self.self_metrics.errors.labels(reason).inc(),
         )
-        self.probe_memory: OrderedDict[str, MinerMemory] = OrderedDict()
+        self.probe_memory = ProbeMemory()
+        self.ports = config.ports()
 
     def _timeout(self, request: web.Request, ceiling: float) -> float:
         """Prometheus tells us its scrape timeout; answer a little before it."""
@@ -109,37 +108,35 @@ class Exporter:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         return sorted({info[4][0] for info in infos})
 
-    def _memory(self, key: str) -> MinerMemory:
-        memory = self.probe_memory.get(key)
-        if memory is None:
-            memory = self.probe_memory[key] = MinerMemory()
-            if len(self.probe_memory) > MAX_REMEMBERED_PROBE_TARGETS:
-                self.probe_memory.popitem(last=False)
-        else:
-            self.probe_memory.move_to_end(key)
-        return memory
-
     async def probe(self, request: web.Request) -> web.Response:
         target = request.query.get("target", "")
         try:
             host, port = split_target(target, self.config.default_port)
         except ValueError as exc:
             return web.Response(status=400, text=f"bad target: {exc}\n")
+        if port not in self.ports:
+            allowed = ", ".join(str(p) for p in sorted(self.ports))
+            return web.Response(status=403, text=f"port {port} is outside cgminer.allowed_ports ({allowed})\n")
+        loop = asyncio.get_running_loop()
+        timeout = self._timeout(request, self.config.timeout_seconds)
+        started, deadline = time.perf_counter(), loop.time() + timeout
+        # The lookup shares the probe's time budget: a slow resolver cannot hold a probe past it.
         try:
-            addresses = await self._resolve(host, port)
-        except OSError as exc:
+            addresses, resolve_error = await asyncio.wait_for(self._resolve(host, port), timeout), ""
+        except asyncio.TimeoutError:
+            addresses, resolve_error = [], f"name lookup took longer than {timeout:g} s"
+        except (OSError, UnicodeError) as exc:
             addresses, resolve_error = [], str(exc)
-        else:
-            resolve_error = ""
         if addresses and not all(self._allowed(a) for a in addresses):
             return web.Response(
                 status=403, text=f"target {target} is outside cgminer.allowed_targets ({', '.join(self.config.allowed_targets)})\n"
             )
-        timeout = self._timeout(request, self.config.timeout_seconds)
-        started = time.perf_counter()
         if addresses:
             # Connect to the address we checked, not to a name that may resolve differently.
-            result = await scrape(addresses[0], port, self._memory(f"{addresses[0]}:{port}"), self.settings, timeout)
+            key = f"{addresses[0]}:{port}"
+            memory = self.probe_memory.get(key)
+            result = await scrape(addresses[0], port, memory, self.settings, max(0.05, deadline - loop.time()))
+            self.probe_memory.update(key, memory)
         else:
             result = ScrapeResult(None, "unresolvable", resolve_error)
         self.self_metrics.duration.observe(time.perf_counter() - started)

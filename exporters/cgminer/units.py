@@ -7,6 +7,7 @@ Every helper returns None for "not reported" instead of inventing a zero.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -30,19 +31,25 @@ _NUMBER_PREFIX = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 _DASH_NUMBERS = re.compile(r"-?\d+(?:\.\d+)?")
 
 
+# Counters are uint64 on every firmware; a wider integer is junk, not a reading.
+_INT_BOUND = 2**64
+
+
 def to_int(value: Any) -> int | None:
-    """An int from an int, integral float or numeric string (exact for uint64)."""
+    """An int from an int, integral float or numeric string (exact for uint64); None beyond ±2^64."""
     kind = type(value)
     if kind is int:
-        return value
+        return value if -_INT_BOUND < value < _INT_BOUND else None
     if value is None or kind is bool:
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+        return int(value) if -_INT_BOUND < value < _INT_BOUND else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("-").isdigit() and text.isascii():
+            return to_int(int(text)) if len(text) <= 21 else None
     number = to_float(value)
-    return int(number) if number is not None else None
+    return to_int(int(number)) if number is not None else None
 
 
 def leading_float(value: Any) -> float | None:
@@ -77,7 +84,8 @@ def hashrate(value: Any, unit: str) -> float | None:
     key = unit.strip().upper().removesuffix("/S").removesuffix("S") if unit else "H"
     if key not in HASH_UNITS:
         raise ValueError(f"unknown hashrate unit {unit!r}")
-    return number * HASH_UNITS[key]
+    rate = number * HASH_UNITS[key]
+    return rate if math.isfinite(rate) else None  # 1e300 TH/s is junk, not +Inf
 
 
 def dash_numbers(value: Any) -> list[float]:

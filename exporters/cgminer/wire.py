@@ -32,7 +32,14 @@ def _strict(text: str) -> Any:
         # orjson rejects NaN/Infinity; the standard parser accepts them and
         # parse_constant turns them into None: never a made-up number. (orjson
         # keeps uint64 exact, e.g. "Best Share": 18446744073709551615.)
-        return json.loads(text, parse_constant=lambda _name: None)
+        return json.loads(text, parse_constant=lambda _name: None, parse_int=_integer)
+
+
+def _integer(text: str) -> int | float:
+    # Beyond uint64 an integer is junk: as a float it is inf or huge, which the
+    # number helpers treat as not reported, and Python's 4,300-digit limit on
+    # int() (a ValueError that is not a JSON error) is never reached.
+    return int(text) if len(text) <= 21 else float(text)
 
 
 def _repair(text: str) -> str:
