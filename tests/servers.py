@@ -13,8 +13,9 @@ from hashwatch.web import serve
 class AppThread:
     """Serve an aiohttp application on 127.0.0.1 (free port) from a daemon thread."""
 
-    def __init__(self, make_app):
+    def __init__(self, make_app, **serve_options):
         self._make_app = make_app  # called inside the thread's loop
+        self._serve_options = serve_options  # limits for hashwatch.web.serve
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -26,7 +27,7 @@ class AppThread:
         asyncio.set_event_loop(self._loop)
         try:
             self.app = self._make_app()
-            self._runner, url = self._loop.run_until_complete(serve(self.app, "127.0.0.1:0"))
+            self._runner, url = self._loop.run_until_complete(serve(self.app, "127.0.0.1:0", **self._serve_options))
             self.url = url.rstrip("/")
         except BaseException as exc:  # surfaced by start()
             self._error = exc
