@@ -21,6 +21,12 @@ from hashwatch.polling import FetchError
 from hashwatch.shape import ShapeError
 
 
+# The operator's own Prometheus, not a public API: an instant vector of
+# miner_info is about 260 bytes per miner, so this is room for ~250,000 miners
+# while a runaway reply is still cut off.
+MAX_QUERY_BYTES = 64 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Sample:
     labels: dict[str, str]
@@ -36,7 +42,7 @@ class PrometheusReader:
     async def query(self, promql: str) -> list[Sample]:
         """An instant vector; NaN and non-numeric samples are left out."""
         url = f"{self.url}/api/v1/query?{urlencode({'query': promql})}"
-        reply = await http.get(self.session, url, self.timeout)
+        reply = await http.get(self.session, url, self.timeout, max_bytes=MAX_QUERY_BYTES)
         try:
             document = orjson.loads(reply.body)
         except orjson.JSONDecodeError:

@@ -21,6 +21,8 @@ from exporters.market.bitcoind import (
     sat_per_vbyte,
     snapshot,
 )
+from exporters.market.model import FEE_TARGETS
+from exporters.market.network import parse_mempool_fees
 from hashwatch.shape import ShapeError
 from tests.jsonrpc_server import JsonRpcServer, RpcFault
 
@@ -84,8 +86,17 @@ FEE_REPLIES = {
     144: NO_FEERATE,
 }
 
+# getmempoolinfo, hand-built as Core 30 shapes it (BTC/kvB): minrelaytxfee is Core 30's
+# default 100 sat/kvB, mempoolminfee (the larger of it and the full mempool's own floor) 150.
+MEMPOOL_INFO = {
+    "loaded": True, "size": 28431, "bytes": 14519384, "usage": 81234560, "total_fee": 0.31415926,
+    "maxmempool": 300000000, "mempoolminfee": 0.00000150, "minrelaytxfee": 0.00000100,
+    "incrementalrelayfee": 0.00000100, "unbroadcastcount": 0, "fullrbf": True,
+}
+
 METHODS = {
     "getblockchaininfo": CHAIN,
+    "getmempoolinfo": MEMPOOL_INFO,
     "getmininginfo": MINING,
     "getnetworkhashps": HASHPS,
     "getblockstats": getblockstats,
@@ -310,11 +321,12 @@ def test_snapshot(node):
     assert snap.blocks_until_retarget == 1023  # 925344 - 924321
     assert snap.previous_retarget_time == 1763309160  # header time of block 923328 = 458 * 2016
     assert snap.average_fees_per_block == 2_071_500  # mean totalfee over 924178..924321, sats
-    # BTC/kvB -> sat/vB: x 1e5. 144 blocks answered "errors": left out, not 0.
-    assert snap.fee_rates == {"1blocks": 4.011, "3blocks": 2.52, "6blocks": 1.234}
+    # BTC/kvB -> sat/vB: x 1e5, under mempool.space's target names (1, 3, 6 blocks; the
+    # mempool's minimum). 144 blocks (economy) answered "errors": left out, not 0.
+    assert snap.fee_rates == {"fastest": 4.011, "30m": 2.52, "1h": 1.234, "minimum": 0.15}
     assert snap.estimated_retarget_time is None and snap.estimated_difficulty_change is None
 
-    assert node.batch_sizes == [7, 145, 1]  # three POSTs; all 144 getblockstats in one
+    assert node.batch_sizes == [8, 145, 1]  # three POSTs; all 144 getblockstats in one
     stats_calls = [params for method, params in node.calls if method == "getblockstats"]
     assert stats_calls == [[h, ["height", "totalfee", "time"]] for h in range(924178, 924322)]
     assert ("getnetworkhashps", [120]) in node.calls
@@ -325,7 +337,7 @@ def test_snapshot(node):
 def test_snapshot_fee_window(node):
     snap = run(node, lambda c: snapshot(c, fee_blocks=2))
     assert snap.average_fees_per_block == (totalfee(924320) + totalfee(924321)) / 2 == 2_128_500
-    assert node.batch_sizes == [7, 3, 1]
+    assert node.batch_sizes == [8, 3, 1]
 
 
 def test_snapshot_falls_back_to_getmininginfo(node):
@@ -343,14 +355,33 @@ def test_a_pruned_node_gives_no_average_fees_but_the_rest(node):
     snap = run(node, snapshot)
     assert snap.average_fees_per_block is None  # not an average over the blocks it still has
     assert snap.height == TIP and snap.previous_retarget_time == HEADER["time"]
-    assert snap.fee_rates["1blocks"] == 4.011
+    assert snap.fee_rates["fastest"] == 4.011
+
+
+def test_fee_targets_are_the_documented_set_whichever_source(node):
+    # A node with fee history for every target: the same five labels as mempool.space.
+    node.methods["estimatesmartfee"] = lambda params: {**FEE_REPLIES, 144: {"feerate": 0.00000500, "blocks": 144}}[params[0]]
+    from_node = run(node, snapshot).fee_rates
+    from_mempool = parse_mempool_fees(
+        json.loads((FIXTURES.parent / "price_network" / "mempool_v1_fees_recommended.json").read_text())
+    ).fee_rates
+    assert set(from_node) == set(from_mempool) == set(FEE_TARGETS)
+    assert from_node == {"fastest": 4.011, "30m": 2.52, "1h": 1.234, "economy": 0.5, "minimum": 0.15}
+
+
+def test_minimum_fee_rate_from_minrelaytxfee_or_absent(node):
+    node.methods["getmempoolinfo"] = {k: v for k, v in MEMPOOL_INFO.items() if k != "mempoolminfee"}
+    assert run(node, snapshot).fee_rates["minimum"] == 0.1  # 0.000001 BTC/kvB
+    node.fail("getmempoolinfo", -32601, "Method not found")
+    rates = run(node, snapshot).fee_rates
+    assert "minimum" not in rates and rates["fastest"] == 4.011  # not 0, and the rest stays
 
 
 def test_snapshot_while_warming_up_raises_the_rpc_error(node):
     node.warm_up(1000)
     error = error_of(node, snapshot)
     assert (error.kind, error.code, error.method) == ("rpc_error", -28, "getblockchaininfo")
-    assert node.batch_sizes == [7]  # gave up after the first POST
+    assert node.batch_sizes == [8]  # gave up after the first POST
 
 
 def test_snapshot_of_an_unknown_shape_raises_shape_error(node):

@@ -165,19 +165,26 @@ def test_network_falls_back_to_blockchain_info(market):
         healthy(server)
 
 
+def node_config(server: ReplayServer, node) -> MarketConfig:
+    """The user's node first, mempool.space on the replay server behind it; short intervals."""
+    from tests.test_market_bitcoind import PASSWORD, USER
+
+    return MarketConfig(
+        currencies=["USD"],
+        price_sources=[{"name": "mempool", "base_url": server.url, "ttl_seconds": 0.2}],
+        network_sources=[{"name": "mempool", "base_url": server.url, "interval_seconds": 0.2}],
+        bitcoind={"url": node.url, "user": USER, "password": PASSWORD, "interval_seconds": 0.2, "timeout_seconds": 1},
+        max_age_seconds=1.0, max_backoff_seconds=1,
+    )
+
+
 def test_your_own_node_is_preferred_and_public_sources_take_over_when_it_stops():
     from tests.jsonrpc_server import JsonRpcServer
     from tests.test_market_bitcoind import CHAIN, METHODS, PASSWORD, USER
 
     with ReplayServer() as server, JsonRpcServer(METHODS, user=USER, password=PASSWORD) as node:
         healthy(server)
-        config = MarketConfig(
-            currencies=["USD"],
-            price_sources=[{"name": "mempool", "base_url": server.url, "ttl_seconds": 0.2}],
-            network_sources=[{"name": "mempool", "base_url": server.url, "interval_seconds": 0.2}],
-            bitcoind={"url": node.url, "user": USER, "password": PASSWORD, "interval_seconds": 0.2, "timeout_seconds": 1},
-            max_age_seconds=1.0, max_backoff_seconds=1,
-        )
+        config = node_config(server, node)
         app = AppThread(lambda: MarketExporter(config).app()).start()
         url = f"{app.url}/metrics"
         try:
@@ -212,3 +219,35 @@ def test_a_slow_source_times_out_and_is_counted(market):
         assert s[("market_btc_price_source_info", (("currency", "USD"), ("source", "coingecko")))] == 1
     finally:
         healthy(server)
+
+
+def test_fee_rate_targets_are_the_same_whichever_source_is_chosen():
+    from exporters.market.model import FEE_TARGETS
+    from tests.jsonrpc_server import JsonRpcServer
+    from tests.test_market_bitcoind import FEE_REPLIES, METHODS, PASSWORD, USER
+
+    # A node with fee history for every target, so it can name all five.
+    estimates = {**FEE_REPLIES, 144: {"feerate": 0.00000500, "blocks": 144}}
+    methods = {**METHODS, "estimatesmartfee": lambda params: estimates[params[0]]}
+    with ReplayServer() as server, JsonRpcServer(methods, user=USER, password=PASSWORD) as node:
+        healthy(server)
+        config = node_config(server, node)
+        app = AppThread(lambda: MarketExporter(config).app()).start()
+        url = f"{app.url}/metrics"
+
+        def fees_from(source):
+            return lambda f: f.get(("market_network_value_source_info", (("metric", "market_network_fee_rate_sat_per_vbyte"), ("source", source)))) == 1
+
+        def targets(found):
+            return {dict(labels)["target"]: v for (name, labels), v in found.items() if name == "market_network_fee_rate_sat_per_vbyte"}
+
+        try:
+            from_node = targets(wait_for(url, fees_from("bitcoind")))
+            node.unauthorized_next = 1000  # the node refuses us from now on: mempool.space takes over
+            from_mempool = targets(wait_for(url, fees_from("mempool")))
+        finally:
+            app.stop()
+    # One label set, whatever the source: a panel on target="economy" does not go blank on failover.
+    assert set(from_node) == set(from_mempool) == set(FEE_TARGETS)
+    assert from_node["fastest"] == 4.011 and from_node["minimum"] == 0.15  # estimatesmartfee(1), mempoolminfee
+    assert from_mempool["fastest"] == 8 and from_mempool["minimum"] == 2

@@ -28,8 +28,9 @@ import orjson
 from exporters.market.economics import epoch_start_height
 from exporters.market.economics import next_retarget_height as next_retarget_height_of
 from exporters.market.model import NetworkSnapshot
-from hashwatch import __version__
-from hashwatch.numbers import to_float
+from exporters.market.network import plausible_snapshot
+from hashwatch import __version__, http
+from hashwatch.numbers import HEIGHT, to_float
 from hashwatch.polling import FetchError
 from hashwatch.shape import ShapeError
 
@@ -43,6 +44,7 @@ ALLOWED_METHODS = frozenset(
     {
         "getblockchaininfo",
         "getmininginfo",
+        "getmempoolinfo",
         "getnetworkhashps",
         "getblockstats",
         "estimatesmartfee",
@@ -56,7 +58,13 @@ ALLOWED_METHODS = frozenset(
 
 SATS_PER_BTC = 100_000_000
 HASHPS_BLOCKS = 120  # getnetworkhashps window; also what getmininginfo uses
-FEE_TARGETS = (1, 3, 6, 144)  # estimatesmartfee confirmation targets, in blocks
+# estimatesmartfee confirmation target (blocks) -> fee_rates target, named as
+# mempool.space names its estimates (fastestFee: the next block, halfHourFee: 3
+# blocks, hourFee: 6 blocks) so the series keeps its labels whichever source is
+# chosen; economy is the node's estimate for a day (144 blocks). The fifth name,
+# minimum, is getmempoolinfo's mempoolminfee.
+FEE_TARGETS = {1: "fastest", 3: "30m", 6: "1h", 144: "economy"}
+MINIMUM_FEE_TARGET = "minimum"
 BLOCKSTATS = ["height", "totalfee", "time"]  # only what we use: Core computes just these
 RPC_IN_WARMUP = -28  # Core's code while it loads the block index, verifies blocks, ...
 
@@ -64,7 +72,9 @@ RPC_IN_WARMUP = -28  # Core's code while it loads the block index, verifies bloc
 class BitcoindError(FetchError):
     """A failed request. kind: unauthorized (401/403), connection_error, timeout,
     http_error, rpc_error (a JSON-RPC error object: `code` and `rpc_message` keep
-    the node's own, e.g. -28 "Loading block index…" while it warms up) or malformed."""
+    the node's own, e.g. -28 "Loading block index…" while it warms up), malformed,
+    too_large (a reply body over the cap, hashwatch.http.MAX_BODY_BYTES by default)
+    or redirect (a 3xx: never followed, it would carry the credentials along)."""
 
     def __init__(
         self,
@@ -181,11 +191,19 @@ class BitcoindClient:
     """JSON-RPC client for one Bitcoin Core node. Raises only BitcoindError, and
     ValueError for a method outside ALLOWED_METHODS (before any request)."""
 
-    def __init__(self, session: aiohttp.ClientSession, url: str, auth: BitcoindAuth, timeout: float):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        auth: BitcoindAuth,
+        timeout: float,
+        max_bytes: int = http.MAX_BODY_BYTES,
+    ):
         self.session = session
         self.url = url
         self.auth = auth
         self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.max_bytes = max_bytes  # cap on a reply body: past it, too_large
 
     async def call(self, method: str, *params: Any) -> Any:
         """One RPC; returns its `result`."""
@@ -284,8 +302,19 @@ class BitcoindClient:
                     "Content-Type": "application/json",
                     "User-Agent": USER_AGENT,
                 },
+                allow_redirects=False,
             ) as response:
-                return response.status, await response.read()
+                if response.status in http.REDIRECT_STATUSES:
+                    # A JSON-RPC endpoint has no reason to redirect, and following
+                    # would send the node's credentials elsewhere.
+                    location = response.headers.get("Location", "")
+                    raise BitcoindError(
+                        "redirect", f"{what}: HTTP {response.status} redirect to {location[:80]!r}, not followed"
+                    )
+                try:
+                    return response.status, await http.read_body(response, self.max_bytes, f"{what}: {self.url}")
+                except FetchError as exc:  # too_large
+                    raise BitcoindError(exc.kind, str(exc)) from None
         except TimeoutError:  # before ClientError: ServerTimeoutError is both
             raise BitcoindError("timeout", f"{what}: no answer from {self.url} in {self.timeout.total:g} s") from None
         except aiohttp.ClientError as exc:
@@ -316,7 +345,7 @@ def sat_per_vbyte(btc_per_kvb: float) -> float:
 async def snapshot(client: BitcoindClient, fee_blocks: int = 144) -> NetworkSnapshot:
     """The network as the node sees it, in three POSTs:
 
-    1. getblockchaininfo, getmininginfo, getnetworkhashps(120), estimatesmartfee(1, 3, 6, 144)
+    1. getblockchaininfo, getmininginfo, getnetworkhashps(120), getmempoolinfo, estimatesmartfee(1, 3, 6, 144)
     2. getblockhash(start of the current epoch) and getblockstats for the last `fee_blocks` blocks
     3. getblockheader(that hash)
 
@@ -331,9 +360,12 @@ async def snapshot(client: BitcoindClient, fee_blocks: int = 144) -> NetworkSnap
       block (height // 2016) * 2016, the first block mined at the current difficulty.
     - average_fees_per_block (sats) = mean of getblockstats.totalfee (already in sats;
       fees only, the subsidy is not included) over the last `fee_blocks` blocks.
-    - fee_rates["<n>blocks"] (sat/vB) = estimatesmartfee(n).feerate (BTC/kvB) x 1e8 / 1000,
-      keyed by the requested target even when Core answers for a longer one (it
-      answers 2 for 1). A reply with "errors" and no feerate leaves that target out.
+    - fee_rates (sat/vB, the targets of model.FEE_TARGETS, as mempool.space names them):
+      fastest, 30m, 1h and economy = estimatesmartfee(1, 3, 6, 144).feerate (BTC/kvB)
+      x 1e8 / 1000, by the requested target even when Core answers for a longer one
+      (it answers 2 for 1); a reply with "errors" and no feerate leaves that target
+      out. minimum = getmempoolinfo.mempoolminfee (the larger of minrelaytxfee and
+      the full mempool's own minimum), else minrelaytxfee, converted the same way.
 
     Transport, auth and envelope failures raise BitcoindError, and so does an RPC
     error on getblockchaininfo (e.g. -28 while the node warms up). RPC errors on the
@@ -345,12 +377,14 @@ async def snapshot(client: BitcoindClient, fee_blocks: int = 144) -> NetworkSnap
     if fee_blocks < 1:
         raise ValueError("fee_blocks must be at least 1")
     first = [("getblockchaininfo", []), ("getmininginfo", []), ("getnetworkhashps", [HASHPS_BLOCKS])]
+    first += [("getmempoolinfo", [])]
     first += [("estimatesmartfee", [target]) for target in FEE_TARGETS]
-    chain, mining, hashps, *estimates = await client.batch_outcomes(first)
+    chain, mining, hashps, mempool, *estimates = await client.batch_outcomes(first)
     if isinstance(chain, BitcoindError):
         raise chain
     chain = _object(chain, "getblockchaininfo")
-    height = _integer(chain.get("blocks"), "getblockchaininfo.blocks")
+    # Checked before it picks the blocks to ask about; every other value at the end (plausible_snapshot).
+    height = HEIGHT.check(_integer(chain.get("blocks"), "getblockchaininfo.blocks"), "bitcoind getblockchaininfo.blocks")
     difficulty = to_float(chain.get("difficulty"))
 
     mining_hashps = None
@@ -374,14 +408,23 @@ async def snapshot(client: BitcoindClient, fee_blocks: int = 144) -> NetworkSnap
         hashrate = mining_hashps if mining_hashps is not None and mining_hashps > 0 else None
 
     fee_rates: dict[str, float] = {}
-    for target, estimate in zip(FEE_TARGETS, estimates):
+    for (target, name), estimate in zip(FEE_TARGETS.items(), estimates):
         if isinstance(estimate, BitcoindError):
             log.debug("bitcoind estimatesmartfee(%d) failed: %s", target, estimate)
             continue
         feerate = to_float(_object(estimate, f"estimatesmartfee({target})").get("feerate"))
         if feerate is None or feerate < 0:  # "errors": not enough data yet (fresh node, regtest)
             continue
-        fee_rates[f"{target}blocks"] = sat_per_vbyte(feerate)
+        fee_rates[name] = sat_per_vbyte(feerate)
+    if isinstance(mempool, BitcoindError):
+        log.debug("bitcoind getmempoolinfo failed: %s", mempool)
+    else:
+        mempool = _object(mempool, "getmempoolinfo")
+        minimum = to_float(mempool.get("mempoolminfee"))
+        if minimum is None or minimum < 0:
+            minimum = to_float(mempool.get("minrelaytxfee"))
+        if minimum is not None and minimum >= 0:
+            fee_rates[MINIMUM_FEE_TARGET] = sat_per_vbyte(minimum)
 
     epoch_start = epoch_start_height(height)
     next_retarget_height = next_retarget_height_of(height)
@@ -418,14 +461,18 @@ async def snapshot(client: BitcoindClient, fee_blocks: int = 144) -> NetworkSnap
                 raise ShapeError(f"getblockheader({epoch_hash}): height {header.get('height')!r}, not {epoch_start}")
             previous_retarget_time = to_float(header.get("time"))
 
-    return NetworkSnapshot(
-        source="bitcoind",
-        height=height,
-        difficulty=difficulty,
-        hashrate=hashrate,
-        next_retarget_height=next_retarget_height,
-        blocks_until_retarget=next_retarget_height - height,
-        previous_retarget_time=previous_retarget_time,
-        average_fees_per_block=average_fees,
-        fee_rates=fee_rates,
+    # A value out of its plausible range fails the poll (implausible), as for the public sources.
+    return plausible_snapshot(
+        NetworkSnapshot(
+            source="bitcoind",
+            height=height,
+            difficulty=difficulty,
+            hashrate=hashrate,
+            next_retarget_height=next_retarget_height,
+            blocks_until_retarget=next_retarget_height - height,
+            previous_retarget_time=previous_retarget_time,
+            average_fees_per_block=average_fees,
+            fee_rates=fee_rates,
+        ),
+        "bitcoind",
     )

@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from hashwatch.polling import Poller
 
 from . import economics
+from .model import FEE_TARGETS
 from .prices import disagreement
 from .sources import Selection, split_job_name
 
@@ -115,8 +116,10 @@ class NetworkCollector(_Group):
         )
         fee_rates = self.selection.network_field("fee_rates")
         if fee_rates is not None:
-            for target, rate in sorted(fee_rates.value.items()):
-                rates.add_metric([target], rate)
+            # One documented label set whatever the source (model.FEE_TARGETS).
+            for target in FEE_TARGETS:
+                if target in fee_rates.value:
+                    rates.add_metric([target], fee_rates.value[target])
             sources.add_metric([rates.name, fee_rates.source], 1)
         yield rates
         yield sources

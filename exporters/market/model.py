@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+# The fee_rates targets (the `target` label of market_network_fee_rate_sat_per_vbyte),
+# the same whichever source is chosen: mempool.space's names, since a block count
+# cannot say "economy" or "minimum", while each of your own node's estimates has
+# a name here (network.py and bitcoind.py map their sources onto these).
+FEE_TARGETS = ("fastest", "30m", "1h", "economy", "minimum")
+
 
 @dataclass
 class PriceQuote:
@@ -28,7 +34,7 @@ class NetworkSnapshot:
     estimated_difficulty_change: float | None = None  # ratio: +0.059 is +5.9 %
     previous_retarget_time: float | None = None  # unix seconds
     average_fees_per_block: float | None = None  # satoshis, over about the last day (144 blocks)
-    fee_rates: dict[str, float] = field(default_factory=dict)  # target ("fastest", "30m", "1h", "economy", "minimum", or "<n>blocks") -> sat/vB
+    fee_rates: dict[str, float] = field(default_factory=dict)  # target (one of FEE_TARGETS) -> sat/vB
 
     def merged(self, other: NetworkSnapshot) -> NetworkSnapshot:
         """Fields of self, filled in from other where self has none."""

@@ -19,7 +19,8 @@ from hashwatch.polling import FetchError
 
 class OceanError(FetchError):
     """A failed request. kind: rate_limited, server_error, http_error, timeout,
-    connection_error, api_error (an {"error": ...} body) or malformed."""
+    connection_error, too_large (a body over hashwatch.http's cap), redirect (to
+    another host, or too many), api_error (an {"error": ...} body) or malformed."""
 
 
 class OceanClient:
