@@ -4,21 +4,77 @@ On start: one aiohttp session, the exporter's poll jobs, its collectors on a
 registry with the process metrics. /metrics renders the cache; nothing waits
 on a remote service. A subclass says which jobs and collectors, and what its
 landing page shows.
+
+/metrics answers 200 whatever was parsed: the parsers refuse implausible
+values, and as a last guard each collector is wrapped in FiniteOnly, which
+leaves out a sample whose value is not a finite float and logs a collector
+that raises instead of failing the whole scrape.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+import logging
+import math
+from collections.abc import Iterable, Iterator
 
 import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, GCCollector, PlatformCollector, ProcessCollector, generate_latest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from . import __version__
 from .polling import Poller, PollJob
 from .web import PROMETHEUS_TEXT
+
+log = logging.getLogger(__name__)
+
+
+def _finite(value: object) -> bool:
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):  # an int of hundreds of digits overflows
+        return False
+
+
+class FiniteOnly(Collector):
+    """A collector that cannot fail a scrape.
+
+    Samples whose value is not a finite float (NaN, ±inf, an integer too large
+    for a float) are left out, as a value not reported is; an exception from
+    the wrapped collector ends its part of this scrape, keeping the families
+    it had yielded, and is logged (with its traceback once per collector).
+    """
+
+    def __init__(self, collector: Collector):
+        self.collector = collector
+        self._logged: set[str] = set()
+
+    def collect(self) -> Iterator[Metric]:
+        name = type(self.collector).__name__
+        families: Iterator[Metric] | None = None
+        while True:
+            try:
+                if families is None:
+                    families = iter(self.collector.collect())
+                family = next(families)
+            except StopIteration:
+                return
+            except Exception:
+                if "raised" not in self._logged:
+                    self._logged.add("raised")
+                    log.exception("%s failed; its remaining metrics are left out of this scrape", name)
+                else:
+                    log.debug("%s failed again", name, exc_info=True)
+                return
+            kept = [sample for sample in family.samples if _finite(sample.value)]
+            if len(kept) != len(family.samples) and family.name not in self._logged:
+                self._logged.add(family.name)
+                left_out = len(family.samples) - len(kept)
+                log.warning("%s: left out %d sample(s) of %s that are not finite numbers", name, left_out, family.name)
+            family.samples = kept
+            yield family
 
 
 class PolledExporter:
@@ -48,7 +104,7 @@ class PolledExporter:
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=self.max_connections))
         self.poller = Poller(self.jobs(self.session), self.max_backoff, self.label)
         for collector in self.collectors(self.poller):
-            self.registry.register(collector)
+            self.registry.register(FiniteOnly(collector))
         self.poller.start()
 
     async def _stop(self, _app: web.Application) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .shape import ShapeError
+from .shape import ImplausibleValue, ShapeError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class PollJob:
     name: str  # what is polled: an endpoint or a source (a metric label value)
     key: str  # whom it is polled for (an address), "" when global
     interval: float  # seconds between successful polls
-    fetch: Callable[[], Awaitable[Any]]  # the parsed value; raises FetchError or ShapeError
+    fetch: Callable[[], Awaitable[Any]]  # the parsed value; raises FetchError or ShapeError (ImplausibleValue)
 
 
 @dataclass
@@ -65,7 +65,7 @@ class Poller:
         self.clock = clock
         self.states: dict[tuple[str, str], PollState] = {(job.name, job.key): PollState() for job in jobs}
         self.requests: Counter[tuple[str, str]] = Counter()  # (job name, result) -> count
-        self._shapes_logged: set[str] = set()
+        self._shapes_logged: set[tuple[str, str]] = set()
         self._tasks: list[asyncio.Task] = []
 
     def state(self, name: str, key: str = "") -> PollState:
@@ -84,12 +84,13 @@ class Poller:
             value = await job.fetch()
         except FetchError as exc:
             return self._failed(job, state, exc.kind, str(exc), exc.retry_after)
-        except ShapeError as exc:
-            if job.name not in self._shapes_logged:
-                # Once per job name: a changed API would otherwise flood the log.
-                self._shapes_logged.add(job.name)
-                log.warning("%s %s: unknown reply shape, keeping the last good value: %s", self.label, job.name, exc)
-            return self._failed(job, state, "unknown_shape", str(exc), None)
+        except ShapeError as exc:  # unknown_shape, or implausible (an ImplausibleValue)
+            if (job.name, exc.kind) not in self._shapes_logged:
+                # Once per job name and kind: a changed API would otherwise flood the log.
+                self._shapes_logged.add((job.name, exc.kind))
+                what = "implausible value" if isinstance(exc, ImplausibleValue) else "unknown reply shape"
+                log.warning("%s %s: %s, keeping the last good value: %s", self.label, job.name, what, exc)
+            return self._failed(job, state, exc.kind, str(exc), None)
         except Exception as exc:  # a parser bug must not stop polling
             log.exception("%s %s: unexpected error", self.label, job.name)
             return self._failed(job, state, "internal_error", f"{type(exc).__name__}: {exc}", None)

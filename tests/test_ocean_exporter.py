@@ -54,14 +54,19 @@ def healthy_routes(server: ReplayServer) -> None:
     server.route("/v1/blocks/0/100/0", fixture("blocks_HANDBUILT.json"))
 
 
+def ocean_config(server: ReplayServer, interval: float = 0.2, timeout: float = 0.5) -> OceanConfig:
+    """The Ocean exporter on the replay server, every endpoint polled each `interval` seconds."""
+    return OceanConfig(
+        addresses=[ADDRESS], api_url=f"{server.url}/v1", timeout_seconds=timeout, max_backoff_seconds=1,
+        intervals={name: interval for name in ("hashrate", "workers", "pool", "earnings", "blocks")},
+    )
+
+
 @pytest.fixture(scope="module")
 def ocean():
     with ReplayServer() as server:
         healthy_routes(server)
-        config = OceanConfig(
-            addresses=[ADDRESS], api_url=f"{server.url}/v1", timeout_seconds=0.5, max_backoff_seconds=1,
-            intervals={"hashrate": 0.2, "workers": 0.2, "pool": 0.2, "earnings": 0.2, "blocks": 0.2},
-        )
+        config = ocean_config(server)
         app = AppThread(lambda: OceanExporter(config).app()).start()
         try:
             yield server, f"{app.url}/metrics"

@@ -62,10 +62,11 @@ def test_success_is_parsed_and_timestamped(server):
         (Reply(body="PONG"), "malformed"),
         (Reply.json({"error": "No such user or user has no active workers"}), "api_error"),
         (Reply.json({"result": "maintenance"}), "unknown_shape"),
+        (Reply.json({"result": {"hashrate_300s": "-2000000000000", "active_worker_count": 3}}), "implausible"),
         (Reply(close=True), "connection_error"),
         (Reply.json(GOOD, delay=1.0), "timeout"),
     ],
-    ids=["5xx-html", "404", "truncated", "not-json", "error-envelope-200", "unknown-shape", "dropped", "slow"],
+    ids=["5xx-html", "404", "truncated", "not-json", "error-envelope-200", "unknown-shape", "negative-hashrate", "dropped", "slow"],
 )
 def test_a_failure_keeps_the_last_good_value_and_backs_off(server, failure, kind):
     poller, seen = poll(server, Reply.json(GOOD), failure, failure, timeout=0.4)

@@ -10,10 +10,15 @@ The sources mix units (tests/fixtures/price_network/SOURCES.md): mempool.space
 writes some times in milliseconds and others in seconds, percentages where we
 keep ratios, sats as strings and hashrates above 2^53; blockchain.info writes
 hashrate in GH/s and fees in sats under a "_btc" name. Every conversion is done
-here, once. A field that is missing, not a number or out of range is None,
-never 0; a reply of the wrong shape (wrong JSON type, or an object with none of
-the endpoint's fields, as an error body would be) raises ShapeError naming the
-source and endpoint, so the poller counts it and keeps the last good value.
+here, once. A field that is missing or not a number is None, never 0, and so
+is a value a source writes for "unknown" (a difficulty or hashrate of 0, a
+retarget height off the epoch grid); a reply of the wrong shape (wrong JSON
+type, or an object with none of the endpoint's fields, as an error body would
+be) raises ShapeError naming the source and endpoint, so the poller counts it
+and keeps the last good value. A number outside its quantity's plausible range
+(plausible_snapshot: hashwatch.numbers' shared ranges, FEE_RATE and
+DIFFICULTY_CHANGE; docs/metrics.md lists them) raises ImplausibleValue, counted
+as `implausible`: a difficulty of 5e-324 or a height of 10^30 is a broken reply.
 """
 
 from __future__ import annotations
@@ -25,7 +30,18 @@ from typing import Any
 
 from exporters.market.model import NetworkSnapshot
 from exporters.market.economics import RETARGET_INTERVAL
-from hashwatch.numbers import to_float, unix_seconds
+from hashwatch.numbers import (
+    DIFFICULTY,
+    HASHRATE,
+    HEIGHT,
+    SATOSHIS,
+    UNIX_TIME,
+    Plausible,
+    as_float,
+    reading,
+    unix_time,
+    whole,
+)
 from hashwatch.shape import ShapeError
 
 __all__ = [
@@ -44,6 +60,7 @@ __all__ = [
     "parse_mempool_hashrate",
     "parse_mempool_reward_stats",
     "parse_mempool_tip_height",
+    "plausible_snapshot",
 ]
 
 MEMPOOL = "mempool"
@@ -69,7 +86,8 @@ _PATH_BLOCK_REWARDS = "/api/v1/mining/blocks/rewards/24h"
 _PATH_DIFFICULTY_ADJUSTMENTS = "/api/v1/mining/difficulty-adjustments/1m"
 _PATH_STATS = "/stats"
 
-# mempool fee keys -> the fee_rates targets NetworkSnapshot documents
+# mempool fee keys -> the fee_rates targets of model.FEE_TARGETS (bitcoind.py maps
+# its estimates onto the same names; blockchain.info /stats reports no fee rates)
 _MEMPOOL_FEE_TARGETS = {
     "fastestFee": "fastest",
     "halfHourFee": "30m",
@@ -81,33 +99,62 @@ _MEMPOOL_FEE_TARGETS = {
 
 # --- values -------------------------------------------------------------------------
 
+# Plausible ranges of the market-only quantities (height, difficulty, hashrate,
+# times and amounts share hashwatch.numbers' ranges with the Ocean exporter).
+# Fee-rate peaks so far were in the hundreds to low thousands of sat/vB.
+FEE_RATE = Plausible("fee rate", 0, 100_000, "sat/vB")
+# Consensus: a retarget moves difficulty by a factor of 4 at most either way.
+DIFFICULTY_CHANGE = Plausible("difficulty change", -0.75, 3, "ratio")
 
-def _whole(value: Any) -> int | None:
-    """An exact int from an int, an integral float or an integer string; None otherwise."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
-        return int(value)  # exact, even beyond 2^53
-    number = to_float(value)
-    return int(number) if number is not None and number.is_integer() else None
+_SNAPSHOT_RANGES: dict[str, Plausible] = {
+    "height": HEIGHT,
+    "difficulty": DIFFICULTY,
+    "hashrate": HASHRATE,
+    "next_retarget_height": HEIGHT,
+    "estimated_retarget_time": UNIX_TIME,
+    "estimated_difficulty_change": DIFFICULTY_CHANGE,
+    "previous_retarget_time": UNIX_TIME,
+    "average_fees_per_block": SATOSHIS,
+}
 
 
-def _count(value: Any) -> int | None:
-    """A height or block count: a whole number >= 0, else None."""
+def plausible_snapshot(snapshot: NetworkSnapshot, where: str) -> NetworkSnapshot:
+    """The snapshot, if every value it carries is plausible; ImplausibleValue naming the first that is not.
+
+    Every parser here and bitcoind.snapshot() return through it.
+    """
+    for name, plausible in _SNAPSHOT_RANGES.items():
+        plausible.check(getattr(snapshot, name), f"{where}: {name}")
+    for target, rate in snapshot.fee_rates.items():
+        FEE_RATE.check(rate, f"{where}: fee rate {target!r}")
+    return snapshot
+
+
+def _float(value: Any) -> float | None:
+    """A float from a number or numeric string, ±inf past any float (a range refuses it); None if not numeric."""
+    number = reading(value)
+    return None if number is None else as_float(number)
+
+
+def _whole(value: Any) -> int | float | None:
+    """An exact int from an int, an integral float or an integer string; None otherwise (±inf past 40 digits)."""
+    return whole(value)
+
+
+def _count(value: Any) -> int | float | None:
+    """A height or block count: a whole number >= 0, else None (inf past 40 digits: see plausible_snapshot)."""
     number = _whole(value)
     return number if number is not None and number >= 0 else None
 
 
 def _positive(value: Any) -> float | None:
-    """Difficulty and hashrate: a zero or negative one is a broken reply, so None."""
-    number = to_float(value)
+    """Difficulty and hashrate: a zero or negative one means "unknown", so None (a tiny one is implausible)."""
+    number = _float(value)
     return number if number is not None and number > 0 else None
 
 
 def _not_negative(value: Any) -> float | None:
-    number = to_float(value)
+    number = _float(value)
     return number if number is not None and number >= 0 else None
 
 
@@ -156,17 +203,21 @@ def parse_mempool_difficulty_adjustment(doc: Any) -> NetworkSnapshot:
     # capture 838656 - 1606 = 837050 (837050 % 2016 = 410, 410 / 2016 = its
     # progressPercent 20.337 %); docs example 741888 - 1121 = 740767.
     height = next_retarget - remaining if next_retarget is not None and remaining is not None else None
-    change = to_float(data.get("difficultyChange"))
+    change = _float(data.get("difficultyChange"))
     if change == 0 and remaining is not None and RETARGET_INTERVAL - remaining < _MEMPOOL_ESTIMATE_LAG_BLOCKS:
         change = None  # too early in the epoch: 0 is the backend's placeholder
-    return NetworkSnapshot(
-        source=MEMPOOL,
-        height=height if height is not None and height >= 0 else None,
-        next_retarget_height=next_retarget,
-        blocks_until_retarget=remaining,
-        estimated_retarget_time=unix_seconds(data.get("estimatedRetargetDate")),
-        estimated_difficulty_change=change / 100 if change is not None else None,
-        previous_retarget_time=unix_seconds(data.get("previousTime")),
+    where = f"{MEMPOOL} {_PATH_DIFFICULTY_ADJUSTMENT}"
+    return plausible_snapshot(
+        NetworkSnapshot(
+            source=MEMPOOL,
+            height=height if height is not None and height >= 0 else None,
+            next_retarget_height=next_retarget,
+            blocks_until_retarget=remaining,
+            estimated_retarget_time=unix_time(data.get("estimatedRetargetDate"), f"{where}: estimatedRetargetDate"),
+            estimated_difficulty_change=change / 100 if change is not None else None,
+            previous_retarget_time=unix_time(data.get("previousTime"), f"{where}: previousTime"),
+        ),
+        where,
     )
 
 
@@ -182,7 +233,8 @@ def parse_mempool_tip_height(body: str | bytes) -> NetworkSnapshot:
     text = body.strip()
     if not re.fullmatch(r"[0-9]+", text):
         raise ShapeError(f"{MEMPOOL} {_PATH_TIP_HEIGHT}: not a bare block height: {text[:40]!r}")
-    return NetworkSnapshot(source=MEMPOOL, height=int(text))
+    where = f"{MEMPOOL} {_PATH_TIP_HEIGHT}"
+    return plausible_snapshot(NetworkSnapshot(source=MEMPOOL, height=HEIGHT.whole(text, f"{where}: height")), where)
 
 
 def parse_mempool_hashrate(doc: Any) -> NetworkSnapshot:
@@ -192,10 +244,13 @@ def parse_mempool_hashrate(doc: Any) -> NetworkSnapshot:
     makes it an int, and float() of it is the same double the server had.
     """
     data = _object(doc, MEMPOOL, _PATH_HASHRATE, ("currentHashrate", "currentDifficulty"))
-    return NetworkSnapshot(
-        source=MEMPOOL,
-        hashrate=_positive(data.get("currentHashrate")),
-        difficulty=_positive(data.get("currentDifficulty")),
+    return plausible_snapshot(
+        NetworkSnapshot(
+            source=MEMPOOL,
+            hashrate=_positive(data.get("currentHashrate")),
+            difficulty=_positive(data.get("currentDifficulty")),
+        ),
+        f"{MEMPOOL} {_PATH_HASHRATE}",
     )
 
 
@@ -205,11 +260,13 @@ def parse_mempool_reward_stats(doc: Any) -> NetworkSnapshot:
     totalFee is a string of sats summed over blocks startBlock..endBlock inclusive.
     """
     data = _object(doc, MEMPOOL, _PATH_REWARD_STATS, ("totalFee", "startBlock", "endBlock"))
+    where = f"{MEMPOOL} {_PATH_REWARD_STATS}"
     total_fee = _whole(data.get("totalFee"))
-    start, end = _count(data.get("startBlock")), _count(data.get("endBlock"))
+    start = HEIGHT.check(_count(data.get("startBlock")), f"{where}: startBlock", data.get("startBlock"))
+    end = HEIGHT.check(_count(data.get("endBlock")), f"{where}: endBlock", data.get("endBlock"))
     blocks = end - start + 1 if start is not None and end is not None else None
-    average = total_fee / blocks if total_fee is not None and total_fee >= 0 and blocks and blocks > 0 else None
-    return NetworkSnapshot(source=MEMPOOL, average_fees_per_block=average)
+    average = as_float(total_fee) / blocks if total_fee is not None and total_fee >= 0 and blocks and blocks > 0 else None
+    return plausible_snapshot(NetworkSnapshot(source=MEMPOOL, average_fees_per_block=average), where)
 
 
 def parse_mempool_fees(doc: Any) -> NetworkSnapshot:
@@ -220,7 +277,7 @@ def parse_mempool_fees(doc: Any) -> NetworkSnapshot:
         rate = _not_negative(data.get(key))
         if rate is not None:
             rates[target] = rate
-    return NetworkSnapshot(source=MEMPOOL, fee_rates=rates)
+    return plausible_snapshot(NetworkSnapshot(source=MEMPOOL, fee_rates=rates), f"{MEMPOOL} {_PATH_FEES}")
 
 
 def _points(doc: Any, path: str, key: str) -> list[dict[str, Any]]:
@@ -246,7 +303,7 @@ def parse_mempool_block_fees(doc: Any) -> NetworkSnapshot:
     """
     latest = _latest(_points(doc, _PATH_BLOCK_FEES, "avgFees"))
     fees = _not_negative(latest.get("avgFees")) if latest is not None else None
-    return NetworkSnapshot(source=MEMPOOL, average_fees_per_block=fees)
+    return plausible_snapshot(NetworkSnapshot(source=MEMPOOL, average_fees_per_block=fees), f"{MEMPOOL} {_PATH_BLOCK_FEES}")
 
 
 def parse_mempool_block_rewards(doc: Any) -> NetworkSnapshot:
@@ -275,10 +332,14 @@ def parse_mempool_difficulty_adjustments(doc: Any) -> NetworkSnapshot:
     if not dated:
         return NetworkSnapshot(source=MEMPOOL)
     latest = max(dated, key=lambda e: _count(e[1]) or 0)
-    return NetworkSnapshot(
-        source=MEMPOOL,
-        difficulty=_positive(latest[2]),
-        previous_retarget_time=unix_seconds(latest[0]),
+    where = f"{MEMPOOL} {_PATH_DIFFICULTY_ADJUSTMENTS}"
+    return plausible_snapshot(
+        NetworkSnapshot(
+            source=MEMPOOL,
+            difficulty=_positive(latest[2]),
+            previous_retarget_time=unix_time(latest[0], f"{where}: timestamp"),
+        ),
+        where,
     )
 
 
@@ -311,14 +372,17 @@ def parse_blockchain_info_stats(doc: Any) -> NetworkSnapshot:
         next_retarget = None  # neither convention: a height we cannot interpret
     until = next_retarget - height if next_retarget is not None and height is not None else None
     fees, mined = _whole(data.get("total_fees_btc")), _count(data.get("n_blocks_mined"))
-    return NetworkSnapshot(
-        source=BLOCKCHAIN_INFO,
-        height=height,
-        difficulty=_positive(data.get("difficulty")),
-        hashrate=hashrate_ghs * 1e9 if hashrate_ghs is not None else None,
-        next_retarget_height=next_retarget,
-        blocks_until_retarget=until if until is not None and 0 < until <= RETARGET_INTERVAL else None,
-        average_fees_per_block=fees / mined if fees is not None and fees >= 0 and mined else None,
+    return plausible_snapshot(
+        NetworkSnapshot(
+            source=BLOCKCHAIN_INFO,
+            height=height,
+            difficulty=_positive(data.get("difficulty")),
+            hashrate=hashrate_ghs * 1e9 if hashrate_ghs is not None else None,
+            next_retarget_height=next_retarget,
+            blocks_until_retarget=until if until is not None and 0 < until <= RETARGET_INTERVAL else None,
+            average_fees_per_block=as_float(fees) / as_float(mined) if fees is not None and fees >= 0 and mined else None,
+        ),
+        f"{BLOCKCHAIN_INFO} {_PATH_STATS}",
     )
 
 

@@ -11,7 +11,9 @@ exported as 0. A reply of unknown shape, or with no usable price at all, raises
 ShapeError naming the source, so the poller counts it and keeps the last good
 quote. A reply that has prices, just not the requested currencies, is not a
 shape problem: it yields an empty quote (a configuration mismatch, not an
-outage).
+outage). A requested price outside PRICE (1e12 or 1e308 per BTC), or a time
+outside the plausible unix times, raises ImplausibleValue: the whole reply is
+refused, counted as `implausible`, and the last good quote kept.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from hashwatch.numbers import to_float, unix_seconds
+from hashwatch.numbers import Plausible, reading, unix_time
 from hashwatch.shape import ShapeError
 
 from .model import PriceQuote
@@ -37,6 +39,11 @@ __all__ = [
     "parse_coingecko",
     "parse_mempool",
 ]
+
+# A BTC price in any ISO 4217 currency a source quotes: from gold (XAU, about
+# 30 troy ounces per BTC in 2025) to the Vietnamese dong (about 3 x 10^9). Below
+# or above by a factor of 1,000 or so is a unit mix-up or junk, not a market.
+PRICE = Plausible("BTC price", 0.01, 1e11, "currency units per BTC")
 
 # ISO 4217 codes are three letters; used when the caller asks for "every currency"
 # and to tell mempool's currency keys from its "time" key.
@@ -63,8 +70,11 @@ def _codes(currencies: Iterable[str] | None) -> list[str] | None:
 
 
 def _price(value: Any) -> float | None:
-    """A usable price: finite and positive. A price of 0 is never a price."""
-    price = to_float(value)
+    """A usable price: positive (0 is never a price; mempool.space writes -1 until its feeds answer).
+
+    Magnitude kept, however absurd (see reading()): _quote checks it against PRICE.
+    """
+    price = reading(value)
     return price if price is not None and price > 0 else None
 
 
@@ -90,6 +100,8 @@ def _quote(source: str, offered: dict[str, float], currencies: Iterable[str] | N
         raise ShapeError(f"{source}: no usable price in the reply")
     codes = _codes(currencies)
     prices = dict(offered) if codes is None else {code: offered[code] for code in codes if code in offered}
+    # Only what is kept is data: a currency nobody asked for is not judged.
+    prices = {code: float(PRICE.check(price, f"{source} {code} price")) for code, price in prices.items()}
     return PriceQuote(source=source, prices=prices, as_of=as_of)
 
 
@@ -110,7 +122,7 @@ def parse_coingecko(document: Any, currencies: Iterable[str] | None = None) -> P
             price = _price(value)
             if price is not None:
                 offered[key.upper()] = price
-    return _quote("coingecko", offered, currencies, unix_seconds(entry.get("last_updated_at")))
+    return _quote("coingecko", offered, currencies, unix_time(entry.get("last_updated_at"), "coingecko last_updated_at"))
 
 
 def parse_coincap(document: Any, currencies: Iterable[str] | None = None) -> PriceQuote:
@@ -123,7 +135,7 @@ def parse_coincap(document: Any, currencies: Iterable[str] | None = None) -> Pri
         raise ShapeError(f"coincap: asset is {asset.get('id')!r}, not bitcoin")
     price = _price(asset.get("priceUsd"))
     offered = {"USD": price} if price is not None else {}
-    return _quote("coincap", offered, currencies, unix_seconds(data.get("timestamp")))
+    return _quote("coincap", offered, currencies, unix_time(data.get("timestamp"), "coincap timestamp"))
 
 
 def parse_mempool(document: Any, currencies: Iterable[str] | None = None) -> PriceQuote:
@@ -135,7 +147,7 @@ def parse_mempool(document: Any, currencies: Iterable[str] | None = None) -> Pri
             price = _price(value)
             if price is not None:
                 offered[key.upper()] = price
-    return _quote("mempool", offered, currencies, unix_seconds(data.get("time")))
+    return _quote("mempool", offered, currencies, unix_time(data.get("time"), "mempool time"))
 
 
 def parse_blockchain_info(document: Any, currencies: Iterable[str] | None = None) -> PriceQuote:

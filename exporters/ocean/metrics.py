@@ -11,14 +11,85 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hashwatch.numbers import SATOSHIS
 from hashwatch.polling import Poller
+from hashwatch.shape import ImplausibleValue
 
 from .parse import SATOSHIS_PER_BTC, EarnPay, Statsnap, UserHashrate, UserInfo, WorkerHashrate
 log = logging.getLogger(__name__)
+
+# A sum below the counter's confirmed level is held (Ocean answering with a
+# shorter history once) for fewer than this many polls in a row; a lower sum
+# Ocean keeps reporting is its corrected history, and the counter follows it.
+HIGH_WATER_POLLS = 3
+
+
+def _btc(sats: object) -> float | None:
+    """Satoshis as BTC; None for what no parser lets in (an amount beyond the supply would not fit a float)."""
+    if sats is None or not SATOSHIS.low <= sats <= SATOSHIS.high:  # type: ignore[operator]
+        return None
+    return sats / SATOSHIS_PER_BTC  # type: ignore[operator]
+
+
+@dataclass
+class HighWater:
+    """A counter summed from a history Ocean may get wrong for a poll, in either direction.
+
+    A sum that drops below the confirmed level is held there, so a shorter
+    history once does not make the counter go down; a sum above it is exported
+    at once, but only becomes the confirmed level once two polls in a row have
+    reached it. So one wrong reply, too high or too low, never pins the
+    counter: a spike is undone by the next good poll, a dip is bridged, and a
+    level every poll disagrees with is given up after HIGH_WATER_POLLS polls
+    (Prometheus sees a counter reset). A sum that is not a plausible number of
+    satoshis is ignored, whatever passed the parser.
+    """
+
+    what: str  # "paid" or "earned", for the log
+    address: str
+    exported: int | None = None
+    confirmed: int | None = None  # the highest sum two polls in a row reached (the first poll's, to begin with)
+    previous: int | None = None  # the last poll's sum
+    below: int = 0  # polls in a row below `confirmed`
+    poll: object = None  # the poll last counted: scrapes in between are not polls
+
+    def update(self, poll: object, total: object) -> int | None:
+        """The sum to export for `poll` (the parsed history, by identity), whose sum is `total`."""
+        if poll is self.poll:
+            return self.exported
+        self.poll = poll
+        try:
+            SATOSHIS.check(total, f"ocean {self.what} for {self.address}: the sum")
+        except (ImplausibleValue, TypeError) as exc:
+            log.warning("%s; ignoring it", exc)
+            return self.exported
+        if self.confirmed is None or self.previous is None:
+            self.confirmed = total  # the first poll is all there is to go by
+        elif total >= self.confirmed:
+            self.confirmed = max(self.confirmed, min(self.previous, total))
+            self.below = 0
+        else:
+            self.below += 1
+            if self.below >= HIGH_WATER_POLLS:
+                log.warning(
+                    "ocean %s for %s: %d polls in a row below %d sats; following Ocean down to %d",
+                    self.what, self.address, self.below, self.confirmed, total,
+                )
+                self.confirmed, self.below = total, 0
+            else:
+                log.warning(
+                    "ocean %s for %s went down from %d to %d sats; keeping %d",
+                    self.what, self.address, self.confirmed, total, self.confirmed,
+                )
+        self.previous = total
+        self.exported = max(total, self.confirmed)
+        return self.exported
+
 
 BLOCK_WINDOWS = {"1d": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 
@@ -139,18 +210,10 @@ class PayoutCollector(_Group):
 
     def __init__(self, poller: Poller, addresses: list[str]):
         super().__init__(poller, addresses)
-        # A counter must not go down within a run: if Ocean returns a shorter
-        # history once, keep the highest sum seen and say so in the log.
-        self._paid_high: dict[str, int] = {}
-        self._earned_high: dict[str, int] = {}
-
-    def _monotonic(self, store: dict[str, int], address: str, value: int, what: str) -> int:
-        previous = store.get(address, 0)
-        if value < previous:
-            log.warning("ocean %s for %s went down from %d to %d sats; keeping %d", what, address, previous, value, previous)
-            return previous
-        store[address] = value
-        return value
+        # The counters must not go down because Ocean returned a shorter history
+        # once, nor stay pinned by one wrong reply: see HighWater.
+        self._paid = {address: HighWater("paid", address) for address in addresses}
+        self._earned = {address: HighWater("earned", address) for address in addresses}
 
     def collect(self) -> Iterator[Metric]:
         paid = CounterMetricFamily(
@@ -169,15 +232,18 @@ class PayoutCollector(_Group):
             history: EarnPay | None = self.poller.value("earnpay", address)
             if history is None:
                 continue
-            paid.add_metric([address], self._monotonic(self._paid_high, address, history.paid_satoshis, "paid") / SATOSHIS_PER_BTC)
-            earned.add_metric(
-                [address], self._monotonic(self._earned_high, address, history.earned_satoshis, "earned") / SATOSHIS_PER_BTC
-            )
+            for family, counters, what, total in (
+                (paid, self._paid, "paid", history.paid_satoshis), (earned, self._earned, "earned", history.earned_satoshis),
+            ):
+                sats = counters.setdefault(address, HighWater(what, address)).update(history, total)
+                if sats is not None:
+                    family.add_metric([address], sats / SATOSHIS_PER_BTC)  # plausible: checked by HighWater
             payouts.add_metric([address], len(history.payouts))
             last = history.last_payout()
             if last is not None:
                 last_time.add_metric([address], last.ts)
-                last_amount.add_metric([address], last.satoshis / SATOSHIS_PER_BTC)
+                if (amount := _btc(last.satoshis)) is not None:
+                    last_amount.add_metric([address], amount)
         yield from (paid, earned, payouts, last_time, last_amount)
 
 
@@ -228,8 +294,8 @@ class PoolCollector(_Group):
                 last_time.add_metric([], latest.ts)
                 if latest.height is not None:
                     last_height.add_metric([], latest.height)
-                if latest.reward_satoshis is not None:
-                    last_reward.add_metric([], latest.reward_satoshis / SATOSHIS_PER_BTC)
+                if (reward := _btc(latest.reward_satoshis)) is not None:
+                    last_reward.add_metric([], reward)
         yield from (found, last_time, last_height, last_reward)
 
 
@@ -262,7 +328,8 @@ class ApiCollector(_Group):
             delay.add_metric([endpoint, address], state.next_delay)
         requests = CounterMetricFamily(
             "ocean_api_requests", "Requests to Ocean by endpoint and result (success, rate_limited, server_error, "
-            "http_error, timeout, connection_error, api_error, malformed, unknown_shape, internal_error).",
+            "http_error, timeout, connection_error, too_large, redirect, api_error, malformed, unknown_shape, "
+            "implausible, internal_error).",
             labels=["endpoint", "result"],
         )
         for (endpoint, result), count in sorted(self.poller.requests.items()):

@@ -6,6 +6,10 @@ numbers as numbers or strings, the `lastest_share_ts` spelling, workers as a
 map or as a list of one-key objects. A field that is missing or not a number is
 None and never exported; a result whose shape is unknown raises ShapeError, so
 the poller counts it and keeps the last good value instead of showing zeros.
+A number outside its quantity's plausible range (the shared ranges of
+hashwatch.numbers, and UNPAID, SHARES and COUNT below; docs/metrics.md lists
+them) raises ImplausibleValue, a ShapeError counted as `implausible`: a
+negative hashrate or a 400-digit payout is a broken reply, never data.
 """
 
 from __future__ import annotations
@@ -15,10 +19,34 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from hashwatch.numbers import SATOSHIS_PER_BTC, to_float, unix_seconds
-from hashwatch.shape import ShapeError
+from hashwatch.numbers import (
+    BTC,
+    DIFFICULTY,
+    HASHRATE,
+    HEIGHT,
+    SATOSHIS,
+    SATOSHIS_PER_BTC,
+    UNIX_TIME,
+    Plausible,
+    reading,
+    to_float,
+    unix_seconds,
+    unix_time,
+    whole,
+)
+from hashwatch.shape import ImplausibleValue, ShapeError
 
-__all__ = ["SATOSHIS_PER_BTC", "ShapeError"]  # re-exported for the collectors and tests
+__all__ = ["SATOSHIS_PER_BTC", "ImplausibleValue", "ShapeError"]  # re-exported for the collectors and tests
+
+# Plausible ranges of what only Ocean reports; hashrate, BTC amounts, heights,
+# difficulty and times share hashwatch.numbers' ranges with the market exporter.
+# Ocean's unpaid balance can dip a few satoshis below 0 (issue 11): that is
+# real and kept, while a balance 0.01 BTC in debt is a broken reply.
+UNPAID = Plausible("unpaid balance", -0.01, 21_000_000, "BTC")
+# Shares are counted in difficulty-1 units; the TIDES window is 8 x the network
+# difficulty (at most 8 x 10^18 by that range).
+SHARES = Plausible("share count", 0, 1e20, "shares")
+COUNT = Plausible("user or worker count", 0, 100_000_000, "")
 
 
 _WINDOW = re.compile(r"^hashrate_(\d+)s$")
@@ -29,14 +57,9 @@ _POOL_WINDOW = re.compile(r"^pool_(\d+)s$")
 number = to_float
 
 
-def satoshis(value: Any) -> int | None:
-    """Whole satoshis, exact for integer strings; None if not a whole number."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    amount = number(value)
-    return int(amount) if amount is not None and amount.is_integer() else None
+def satoshis(value: Any) -> int | float | None:
+    """Whole satoshis, exact for integer strings; None if not a whole number (±inf past 40 digits)."""
+    return whole(value)
 
 
 def timestamp(value: Any) -> float | None:
@@ -58,19 +81,26 @@ def timestamp(value: Any) -> float | None:
     return None
 
 
+def _time(value: Any, field: str) -> float | None:
+    """timestamp(value), checked against the plausible unix times."""
+    if reading(value) is not None:
+        return unix_time(value, field)
+    return UNIX_TIME.check(timestamp(value), field, value)
+
+
 def _object(result: Any, what: str) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise ShapeError(f"{what}: expected an object, got {type(result).__name__}")
     return result
 
 
-def _windows(data: dict[str, Any], pattern: re.Pattern[str]) -> dict[str, float]:
-    """{"hashrate_300s": "123"} -> {"300s": 123.0}, for every window present and numeric."""
+def _windows(data: dict[str, Any], pattern: re.Pattern[str], what: str) -> dict[str, float]:
+    """{"hashrate_300s": "123"} -> {"300s": 123.0}, for every window present and numeric (and plausible)."""
     found = {}
     for key, value in data.items():
         match = pattern.match(str(key))
         if match:
-            rate = number(value)
+            rate = HASHRATE.number(value, f"{what} {key}")
             if rate is not None:
                 found[f"{match.group(1)}s"] = rate
     return found
@@ -91,18 +121,23 @@ class Statsnap:
     unpaid: float | None = None
 
 
-def parse_statsnap(result: Any) -> Statsnap:
-    data = _object(result, "statsnap")
+def parse_statsnap(result: Any, what: str = "statsnap") -> Statsnap:
+    data = _object(result, what)
     return Statsnap(
-        snap_ts=timestamp(data.get("snap_ts")),
-        hashrate=_windows(data, _WINDOW),
-        last_share_ts=timestamp(data.get("lastest_share_ts", data.get("latest_share_ts"))),
-        shares_in_tides=number(data.get("shares_in_tides")),
-        estimated_earn_next_block=number(data.get("estimated_earn_next_block")),
-        estimated_bonus_earn_next_block=number(data.get("estimated_bonus_earn_next_block")),
-        estimated_total_earn_next_block=number(data.get("estimated_total_earn_next_block")),
-        estimated_payout_next_block=number(data.get("estimated_payout_next_block")),
-        unpaid=number(data.get("unpaid")),
+        snap_ts=_time(data.get("snap_ts"), f"{what} snap_ts"),
+        hashrate=_windows(data, _WINDOW, what),
+        last_share_ts=_time(data.get("lastest_share_ts", data.get("latest_share_ts")), f"{what} lastest_share_ts"),
+        shares_in_tides=SHARES.number(data.get("shares_in_tides"), f"{what} shares_in_tides"),
+        **{
+            key: BTC.number(data.get(key), f"{what} {key}")
+            for key in (
+                "estimated_earn_next_block",
+                "estimated_bonus_earn_next_block",
+                "estimated_total_earn_next_block",
+                "estimated_payout_next_block",
+            )
+        },
+        unpaid=UNPAID.number(data.get("unpaid"), f"{what} unpaid"),
     )
 
 
@@ -119,10 +154,10 @@ class UserHashrate:
 def parse_user_hashrate(result: Any) -> UserHashrate:
     data = _object(result, "user_hashrate")
     parsed = UserHashrate(
-        snap_ts=timestamp(data.get("snap_ts")),
-        hashrate=_windows(data, _WINDOW),
-        active_workers=number(data.get("active_worker_count")),
-        last_share_ts=timestamp(data.get("lastest_share_ts", data.get("latest_share_ts"))),
+        snap_ts=_time(data.get("snap_ts"), "user_hashrate snap_ts"),
+        hashrate=_windows(data, _WINDOW, "user_hashrate"),
+        active_workers=COUNT.number(data.get("active_worker_count"), "user_hashrate active_worker_count"),
+        last_share_ts=_time(data.get("lastest_share_ts", data.get("latest_share_ts")), "user_hashrate lastest_share_ts"),
     )
     if not parsed.hashrate and parsed.active_workers is None:
         raise ShapeError("user_hashrate: no hashrate_* window and no active_worker_count")
@@ -163,8 +198,11 @@ def parse_userinfo_full(result: Any) -> UserInfo:
     data = _object(result, "userinfo_full")
     if "user_full" not in data and "workers" not in data:
         raise ShapeError("userinfo_full: neither user_full nor workers")
-    user = parse_statsnap(data["user_full"]) if "user_full" in data else Statsnap()
-    workers = {name: parse_statsnap(entry) for name, entry in _worker_entries(data.get("workers", []), "userinfo_full").items()}
+    user = parse_statsnap(data["user_full"], "userinfo_full user_full") if "user_full" in data else Statsnap()
+    workers = {
+        name: parse_statsnap(entry, f"userinfo_full worker {name!r}")
+        for name, entry in _worker_entries(data.get("workers", []), "userinfo_full").items()
+    }
     return UserInfo(user, workers)
 
 
@@ -181,7 +219,11 @@ def parse_user_hashrate_full(result: Any) -> dict[str, WorkerHashrate]:
         raise ShapeError("user_hashrate_full: no workers")
     return {
         name: WorkerHashrate(
-            _windows(entry, _WINDOW), timestamp(entry.get("lastest_share_ts", entry.get("latest_share_ts")))
+            _windows(entry, _WINDOW, f"user_hashrate_full worker {name!r}"),
+            _time(
+                entry.get("lastest_share_ts", entry.get("latest_share_ts")),
+                f"user_hashrate_full worker {name!r} lastest_share_ts",
+            ),
         )
         for name, entry in _worker_entries(data["workers"], "user_hashrate_full").items()
     }
@@ -220,14 +262,28 @@ def parse_earnpay(result: Any) -> EarnPay:
         raise ShapeError("earnpay: neither earnings nor payouts")
     if not isinstance(earnings, list) or not isinstance(payouts, list):
         raise ShapeError("earnpay: earnings and payouts must be lists")
-    return EarnPay(
+    history = EarnPay(
         earnings=[
-            Payment(timestamp(e.get("ts")), satoshis(e.get("satoshis_net_earned"))) for e in earnings if isinstance(e, dict)
+            Payment(
+                _time(e.get("ts"), "earnpay earnings ts"),
+                SATOSHIS.whole(e.get("satoshis_net_earned"), "earnpay satoshis_net_earned"),
+            )
+            for e in earnings
+            if isinstance(e, dict)
         ],
         payouts=[
-            Payment(timestamp(p.get("ts")), satoshis(p.get("total_satoshis_net_paid"))) for p in payouts if isinstance(p, dict)
+            Payment(
+                _time(p.get("ts"), "earnpay payouts ts"),
+                SATOSHIS.whole(p.get("total_satoshis_net_paid"), "earnpay total_satoshis_net_paid"),
+            )
+            for p in payouts
+            if isinstance(p, dict)
         ],
     )
+    # Each entry is plausible; so must their sums be, which the counters export.
+    SATOSHIS.check(history.earned_satoshis, "earnpay: the sum of satoshis_net_earned")
+    SATOSHIS.check(history.paid_satoshis, "earnpay: the sum of total_satoshis_net_paid")
+    return history
 
 
 @dataclass
@@ -242,11 +298,11 @@ class PoolStat:
 def parse_pool_stat(result: Any) -> PoolStat:
     data = _object(result, "pool_stat")
     parsed = PoolStat(
-        active_users=number(data.get("active_users")),
-        active_workers=number(data.get("active_workers")),
-        network_difficulty=number(data.get("network_difficulty")),
-        tides_shares=number(data.get("current_tides_shares")),
-        tides_max_shares=number(data.get("max_tides_shares")),
+        active_users=COUNT.number(data.get("active_users"), "pool_stat active_users"),
+        active_workers=COUNT.number(data.get("active_workers"), "pool_stat active_workers"),
+        network_difficulty=DIFFICULTY.number(data.get("network_difficulty"), "pool_stat network_difficulty"),
+        tides_shares=SHARES.number(data.get("current_tides_shares"), "pool_stat current_tides_shares"),
+        tides_max_shares=SHARES.number(data.get("max_tides_shares"), "pool_stat max_tides_shares"),
     )
     if all(value is None for value in vars(parsed).values()):
         raise ShapeError("pool_stat: none of the known fields")
@@ -254,7 +310,7 @@ def parse_pool_stat(result: Any) -> PoolStat:
 
 
 def parse_pool_hashrate(result: Any) -> dict[str, float]:
-    windows = _windows(_object(result, "pool_hashrate"), _POOL_WINDOW)
+    windows = _windows(_object(result, "pool_hashrate"), _POOL_WINDOW, "pool_hashrate")
     if not windows:
         raise ShapeError("pool_hashrate: no pool_* window")
     return windows
@@ -273,7 +329,11 @@ def parse_blocks(result: Any) -> list[Block]:
     if not isinstance(blocks, list):
         raise ShapeError("blocks: no blocks list")
     return [
-        Block(timestamp(b.get("ts")), number(b.get("height")), satoshis(b.get("total_reward_sats")))
+        Block(
+            _time(b.get("ts"), "blocks ts"),
+            HEIGHT.number(b.get("height"), "blocks height"),
+            SATOSHIS.whole(b.get("total_reward_sats"), "blocks total_reward_sats"),
+        )
         for b in blocks
         if isinstance(b, dict)
     ]
