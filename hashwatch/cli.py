@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import NoReturn
 
 import click
 
@@ -22,12 +23,17 @@ def _logging(level: str) -> None:
     )
 
 
+def config_error(message: str | ConfigError) -> NoReturn:
+    """A config problem: one line (or a short block) naming file and key, exit status 2."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
 def load_or_exit(path: str | None) -> HashwatchConfig:
     try:
         return load_config(HashwatchConfig, path)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        config_error(exc)
 
 
 def _setup(config_file: str | None, log_level: str) -> HashwatchConfig:
@@ -41,10 +47,35 @@ def _serve(app, listen: str) -> None:
 
     try:
         run(run_forever(app, listen))
-    except OSError as exc:  # the port is taken, or the address is not ours
+    except OSError as exc:
+        if exc.filename is not None:  # a file or directory the exporter opens on start, not the socket
+            raise click.ClickException(f"{exc.filename}: {exc.strerror or exc}") from None
+        # the port is taken, or the address is not ours
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror or exc}") from None
     except KeyboardInterrupt:
         pass
+
+
+class ListenAddress(click.ParamType):
+    """host:port, :port or [v6]:port, checked before anything starts (a usage error, exit status 2)."""
+
+    name = "address"
+
+    def convert(self, value, param, ctx):
+        from .web import parse_listen_address
+
+        try:
+            parse_listen_address(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
+
+
+def listen_option(default: str):
+    return click.option(
+        "--web.listen-address", "listen", type=ListenAddress(), default=default, show_default=True,
+        help="Address to serve HTTP on.",
+    )
 
 
 config_option = click.option(
@@ -61,7 +92,7 @@ def main() -> None:
 
 @main.command()
 @config_option
-@click.option("--web.listen-address", "listen", default=":9891", show_default=True, help="Address to serve HTTP on.")
+@listen_option(":9891")
 @log_option
 def cgminer(config_file: str | None, listen: str, log_level: str) -> None:
     """Exporter for ASIC miners over the CGMiner API (TCP 4028): /probe?target= and fleet /metrics."""
@@ -73,7 +104,7 @@ def cgminer(config_file: str | None, listen: str, log_level: str) -> None:
 
 @main.command()
 @config_option
-@click.option("--web.listen-address", "listen", default=":9892", show_default=True, help="Address to serve HTTP on.")
+@listen_option(":9892")
 @log_option
 def ocean(config_file: str | None, listen: str, log_level: str) -> None:
     """Exporter for the Ocean.xyz pool API: hashrate, workers, TIDES estimates, payouts, pool stats."""
@@ -89,7 +120,7 @@ def ocean(config_file: str | None, listen: str, log_level: str) -> None:
 
 @main.command()
 @config_option
-@click.option("--web.listen-address", "listen", default=":9893", show_default=True, help="Address to serve HTTP on.")
+@listen_option(":9893")
 @log_option
 def market(config_file: str | None, listen: str, log_level: str) -> None:
     """Exporter for BTC price, difficulty, retarget, fees and hashprice (public APIs or your own node)."""
@@ -101,7 +132,7 @@ def market(config_file: str | None, listen: str, log_level: str) -> None:
 
 @main.command()
 @config_option
-@click.option("--web.listen-address", "listen", default=":9894", show_default=True, help="Address to serve HTTP on.")
+@listen_option(":9894")
 @log_option
 def profitability(config_file: str | None, listen: str, log_level: str) -> None:
     """Exporter for revenue, power cost, profit and break-even series per miner, site and fleet."""
@@ -112,15 +143,19 @@ def profitability(config_file: str | None, listen: str, log_level: str) -> None:
     try:
         catalog = load_catalog(config.profitability.catalog_file)
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        config_error(exc)
+    if config.profitability.ledger is not None:
+        try:
+            config.profitability.ledger.check_files()
+        except ConfigError as exc:
+            config_error(f"{config_file}: {exc}")
     _serve(ProfitabilityExporter(config.profitability, catalog).app(), listen)
 
 
 @main.command()
 @config_option
 @click.option("--miners", default=12, show_default=True, type=click.IntRange(1, 20000), help="Simulated miners.")
-@click.option("--web.listen-address", "listen", default="127.0.0.1:9891", show_default=True)
+@listen_option("127.0.0.1:9891")
 @click.option("--simulator.first-address", "first_address", default="127.10.0.1", show_default=True)
 @click.option("--simulator.port", "sim_port", default=4028, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds (default: run until Ctrl-C).")

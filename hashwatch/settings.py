@@ -9,10 +9,10 @@ from exporters.market.config import MarketConfig
 from exporters.ocean.config import OceanConfig
 from profitability.config import ProfitabilityConfig
 
-from .config import StrictModel
+from .config import ConfigSection
 
 
-class HashwatchConfig(StrictModel):
+class HashwatchConfig(ConfigSection):
     cgminer: CgminerConfig = Field(default_factory=CgminerConfig)
     ocean: OceanConfig = Field(default_factory=OceanConfig)
     market: MarketConfig = Field(default_factory=MarketConfig)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from hashwatch.config import StrictModel, currency_code, http_url
+from hashwatch.config import ConfigSection, currency_code, http_url
 
 from .ledger import LedgerConfig
 from .tariffs import Tariff
 
 
-class SiteConfig(StrictModel):
+class SiteConfig(ConfigSection):
     tariff: Tariff | None = Field(None, description="this site's electricity price; the default tariff otherwise")
     power_cap_watts: float | None = Field(None, gt=0, description="curtailment advice keeps the site under this")
 
 
-class HardwareConfig(StrictModel):
+class HardwareConfig(ConfigSection):
     """What a model cost you, for payback days."""
 
     model: str
@@ -23,7 +23,7 @@ class HardwareConfig(StrictModel):
     price: float = Field(gt=0, description="in the profitability currency")
 
 
-class ProfitabilityConfig(StrictModel):
+class ProfitabilityConfig(ConfigSection):
     prometheus_url: str = "http://127.0.0.1:9090"
     query_timeout_seconds: float = Field(10, gt=0, le=120)
     interval_seconds: float = Field(60, ge=0.1, le=3600, description="how often inputs are read from Prometheus")
@@ -33,7 +33,7 @@ class ProfitabilityConfig(StrictModel):
     sites: dict[str, SiteConfig] = Field(default_factory=dict)
     site_label: str = Field("site", description="the label that names a miner's site")
     hardware: list[HardwareConfig] = Field(default_factory=list)
-    max_input_age_seconds: float = Field(900, gt=0, description="older price or network data is treated as missing")
+    max_input_age_seconds: float = Field(900, gt=0, le=86400 * 30, description="older price or network data is treated as missing")
     catalog_file: str | None = Field(None, description="your own ASIC catalog (YAML); the packaged one otherwise")
     ledger: LedgerConfig | None = Field(None, description="long-term history in InfluxDB; off when not set")
 

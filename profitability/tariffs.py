@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from hashwatch.config import StrictModel, currency_code
+from hashwatch.config import ConfigSection, currency_code
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -29,7 +29,7 @@ def _clock(text: str) -> time:
     return time(int(hours), int(minutes))
 
 
-class Period(StrictModel):
+class Period(ConfigSection):
     """One time-of-use period, e.g. {hours: "17:00-21:00", weekdays: [mon, tue, wed, thu, fri], rate: 0.21}."""
 
     hours: str = Field(description='"HH:MM-HH:MM" in the site\'s time zone; may cross midnight')
@@ -68,7 +68,7 @@ class Period(StrictModel):
         return now < end and previous in self.weekdays
 
 
-class Tariff(StrictModel):
+class Tariff(ConfigSection):
     currency: str = "USD"
     rate: float | None = Field(None, ge=0, description="flat price per kWh, and the price outside every period")
     periods: list[Period] = Field(default_factory=list, description="time-of-use periods, first match wins")

@@ -6,13 +6,13 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from hashwatch.config import StrictModel, currency_code, http_url
+from hashwatch.config import ConfigSection, currency_code, http_url
 
 PriceSourceName = Literal["coingecko", "coincap", "mempool", "blockchain_info"]
 NetworkSourceName = Literal["mempool", "blockchain_info"]
 
 
-class _SourceConfig(StrictModel):
+class _SourceConfig(ConfigSection):
     """What every public source has: another host serving the same API, and a timeout."""
 
     base_url: str | None = Field(None, description="another host serving the same API, e.g. your own mempool")
@@ -34,7 +34,7 @@ class NetworkSourceConfig(_SourceConfig):
     interval_seconds: float = Field(120, ge=0.1, le=86400)
 
 
-class BitcoindConfig(StrictModel):
+class BitcoindConfig(ConfigSection):
     """Your own Bitcoin Core node over JSON-RPC; preferred over public APIs when set."""
 
     url: str = "http://127.0.0.1:8332"
@@ -67,7 +67,7 @@ def _default_network_sources() -> list[NetworkSourceConfig]:
     return [NetworkSourceConfig(name=name) for name in ("mempool", "blockchain_info")]
 
 
-class MarketConfig(StrictModel):
+class MarketConfig(ConfigSection):
     currencies: list[str] = Field(default_factory=lambda: ["USD", "EUR", "GBP", "CAD", "JPY"])
     price_sources: list[PriceSourceConfig] = Field(
         default_factory=_default_price_sources, description="in order of preference: the first fresh one is used"

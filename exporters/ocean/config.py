@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from hashwatch.config import StrictModel, http_url
+from hashwatch.config import ConfigSection, http_url
 
 from .address import validate_address
 
 DEFAULT_API_URL = "https://api.ocean.xyz/v1"
 
 
-class IntervalsConfig(StrictModel):
+class IntervalsConfig(ConfigSection):
     """How often each group of endpoints is polled (seconds).
 
     The lower bound of 0.1 s is for tests against a local server: Ocean itself
@@ -25,7 +25,7 @@ class IntervalsConfig(StrictModel):
     blocks: float = Field(600, ge=0.1, le=86400, description="blocks found by the pool")
 
 
-class OceanConfig(StrictModel):
+class OceanConfig(ConfigSection):
     addresses: list[str] = Field(default_factory=list, description="payout addresses to watch")
     api_url: str = DEFAULT_API_URL
     timeout_seconds: float = Field(10, gt=0, le=120, description="per HTTP request")
