@@ -18,9 +18,23 @@ time-series database so the history outlives Prometheus retention.
   `LedgerCollector` expose what happened. Server problems never raise into the
   caller; they are counted by reason and retried.
 
-Delivery is at least once: a batch whose acknowledgement was lost is sent again.
-InfluxDB stores a point by (measurement, tag set, timestamp), so a repeat
-overwrites the same point with the same values rather than adding one.
+Delivery is at least once: a batch is deleted from the spool only after the
+server acknowledged it, so a batch whose acknowledgement was lost, or whose
+process died between the acknowledgement and the deletion (kill -9, power
+loss), is sent again, byte for byte: every point carries the timestamp it was
+made with. Whether the repeat is harmless depends on the server:
+
+- InfluxDB (1.x and 2.x) stores a point by (measurement, tag set, timestamp), so
+  a repeat overwrites the same point with the same values rather than adding one.
+- VictoriaMetrics stores every sample it receives: without deduplication a
+  repeat is a second sample at the same millisecond, which queries and
+  /api/v1/export return twice (count_over_time counts both). It must run with
+  `-dedup.minScrapeInterval=1ms` (on vmselect and vmstorage for a cluster):
+  then samples of one series with the same timestamp are returned once by
+  queries and by /api/v1/export, as they are deduplicated when read (the copy
+  may stay on disk; only export with reduce_mem_usage=1 shows raw blocks).
+  1ms merges only samples with identical timestamps, so nothing else stored in
+  the same VictoriaMetrics is thinned. Checked against VictoriaMetrics 1.79.5.
 
 A batch the server refuses as malformed or conflicting (HTTP 400/413/422) would be
 refused forever and block everything behind it; it is moved to `rejected/` inside
@@ -37,6 +51,7 @@ import logging
 import math
 import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -50,7 +65,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from pydantic import Field, SecretStr, model_validator
 
-from hashwatch.config import ConfigError, StrictModel
+from hashwatch.config import ConfigError, ConfigSection
 
 try:  # a second ledger on the same spool would send every batch twice
     import fcntl
@@ -194,7 +209,10 @@ class Point:
 # --- configuration -----------------------------------------------------------------------------------
 
 
-class LedgerConfig(StrictModel):
+CONFIG_KEY = "profitability.ledger"  # where LedgerConfig sits in hashwatch.yml, for error messages
+
+
+class LedgerConfig(ConfigSection):
     """Where and how snapshots are written. `api: v2` needs org, bucket and a token;
     `api: v1` (InfluxDB 1.x) needs a database."""
 
@@ -204,20 +222,20 @@ class LedgerConfig(StrictModel):
     org: str | None = None
     bucket: str | None = None
     token: SecretStr | None = None
-    token_file: Path | None = Field(None, description="file holding the token (e.g. a mounted secret)")
+    token_file: Path | None = Field(None, strict=False, description="file holding the token (e.g. a mounted secret)")
     # v1
     database: str | None = None
     username: str | None = None
     password: SecretStr | None = None
     retention_policy: str | None = None
     # common
-    interval_seconds: float = Field(300, gt=0, description="how often a snapshot is taken")
-    spool_dir: Path = Field(description="on-disk queue of batches not yet acknowledged by the server")
+    interval_seconds: float = Field(300, gt=0, le=86400, description="how often a snapshot is taken")
+    spool_dir: Path = Field(strict=False, description="on-disk queue of batches not yet acknowledged by the server")
     spool_max_bytes: int = Field(64 * MiB, gt=0, description="spool bound; new data is refused beyond it")
     batch_size: int = Field(5000, gt=0, description="most points sent in one write request")
-    timeout_seconds: float = Field(10, gt=0, description="for one write request")
-    retry_initial_seconds: float = Field(1, gt=0, description="first wait after a failed write; doubles")
-    retry_max_seconds: float = Field(300, gt=0, description="longest wait between write attempts")
+    timeout_seconds: float = Field(10, gt=0, le=300, description="for one write request")
+    retry_initial_seconds: float = Field(1, gt=0, le=3600, description="first wait after a failed write; doubles")
+    retry_max_seconds: float = Field(300, gt=0, le=86400, description="longest wait between write attempts")
 
     @model_validator(mode="after")
     def _check_api(self) -> LedgerConfig:
@@ -253,15 +271,38 @@ class LedgerConfig(StrictModel):
         """The v2 token, from token or token_file (surrounding whitespace stripped)."""
         if self.token is not None:
             return self.token.get_secret_value()
+        key = f"{CONFIG_KEY}.token_file"
         if self.token_file is None:
-            raise ConfigError("ledger: api v2 needs token or token_file")
+            raise ConfigError(f"{CONFIG_KEY}: api v2 needs token or token_file")
         try:
             token = self.token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise ConfigError(f"ledger.token_file: cannot read {self.token_file}: {exc.strerror or exc}") from None
+            raise ConfigError(f"{key}: cannot read {self.token_file}: {exc.strerror or exc}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{key}: {self.token_file} is not UTF-8 text") from None
         if not token:
-            raise ConfigError(f"ledger.token_file: {self.token_file} is empty")
+            raise ConfigError(f"{key}: {self.token_file} is empty")
+        if "\n" in token or "\r" in token:
+            raise ConfigError(f"{key}: {self.token_file} holds more than one line; the token is one line")
         return token
+
+    def check_files(self) -> None:
+        """ConfigError naming the key unless token_file can be read and spool_dir written.
+
+        Run by the command that writes, before it serves: these files need not exist
+        where other services read the same hashwatch.yml.
+        """
+        if self.token_file is not None:
+            self.read_token()
+        key, directory = f"{CONFIG_KEY}.spool_dir", self.spool_dir
+        try:
+            if directory.exists() and not directory.is_dir():
+                raise ConfigError(f"{key}: {directory} is not a directory")
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=directory):
+                pass  # as root, only writing shows a read-only or virtual file system (/proc)
+        except OSError as exc:
+            raise ConfigError(f"{key}: cannot write to {directory}: {exc.strerror or exc}") from None
 
 
 # --- the spool ---------------------------------------------------------------------------------------
@@ -602,6 +643,14 @@ def make_writer(config: LedgerConfig) -> Writer:
 # --- the ledger --------------------------------------------------------------------------------------
 
 
+def _after_acknowledgement(group: list[SpoolEntry]) -> None:
+    """Runs after the server acknowledged `group` and before it is deleted from the spool. Does nothing.
+
+    The window in which a crash makes the batch be sent again; tests replace this
+    function to kill the process here (tests/test_profitability_ledger.py).
+    """
+
+
 @dataclass(frozen=True)
 class LedgerStats:
     """Counters are totals since this process started; pending/rejected sizes are what is on disk."""
@@ -773,6 +822,7 @@ class Ledger:
                     continue  # a vanished batch, already counted
                 outcome = await self.writer.write(body)
                 if outcome.ok:
+                    _after_acknowledgement(group)
                     if not await self._acknowledged(group):
                         return False
                     continue
@@ -787,7 +837,8 @@ class Ledger:
         try:
             await asyncio.to_thread(self.spool.remove, group)
         except OSError as exc:
-            # Written but still on disk: it will be sent again, which InfluxDB absorbs as an overwrite.
+            # Written but still on disk: it will be sent again, which InfluxDB absorbs as an overwrite
+            # and VictoriaMetrics with -dedup.minScrapeInterval=1ms as a duplicate (module docstring).
             self._count_failure("spool")
             log.error("ledger: written batches could not be removed from %s: %s", self.spool.directory, exc)
             return False

@@ -5,7 +5,8 @@ temporary directories, and stopped at the end:
 
   influxd          InfluxDB 1.x (package influxdb): the v1 write API, read back with InfluxQL
   victoria-metrics VictoriaMetrics (package victoria-metrics): accepts the InfluxDB v2
-                   write API (/api/v2/write), read back with its Prometheus-style export
+                   write API (/api/v2/write), read back with its Prometheus-style export;
+                   run with -dedup.minScrapeInterval=1ms, as docs/configuration.md requires
 
 Use from a test module with `from tests.influx_servers import influxdb_v1, victoria_metrics`.
 A missing binary skips the tests on a developer's machine, but fails them under CI
@@ -175,6 +176,9 @@ class VictoriaMetrics(_Server):
             f"-storageDataPath={workdir / 'data'}",
             "-retentionPeriod=100y",  # tests write fixed historical timestamps
             "-loggerLevel=WARN",
+            # As the ledger requires (profitability/ledger.py): a batch sent again after a crash
+            # between the acknowledgement and the spool's deletion must not be a second sample.
+            "-dedup.minScrapeInterval=1ms",
         ]
         super().__init__(workdir, argv, f"{self.url}/health")
 

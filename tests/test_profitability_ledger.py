@@ -9,13 +9,18 @@ session (tests/influx_servers.py).
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
+import requests
 from prometheus_client import CollectorRegistry, generate_latest
 
 from hashwatch.config import ConfigError, parse_config
@@ -569,3 +574,87 @@ def test_collector_exposes_the_stats(tmp_path):
         assert line in text.splitlines(), line
     assert "profitability_ledger_last_success_timestamp_seconds " in text
     asyncio.run(ledger.stop(flush_timeout=0))
+
+
+# --- kill -9 between the server's acknowledgement and the spool's deletion ------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+# A ledger process that records three points (batches of 2 + 1) and flushes; the hook that runs
+# after the server acknowledged a batch and before the batch is deleted from the spool kills it
+# with SIGKILL, so the first batch is stored on the server and still in the spool.
+KILLED_WRITER = """
+import asyncio, json, os, signal, sys
+from hashwatch.config import parse_config
+from profitability import ledger
+
+def kill_9(group):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+ledger._after_acknowledgement = kill_9
+config = parse_config(ledger.LedgerConfig, json.loads(sys.argv[1]))
+points = [ledger.Point(**point) for point in json.loads(sys.argv[2])]
+
+async def main():
+    writer = ledger.Ledger(config)
+    assert writer.record(points) == len(points)
+    await writer.flush()
+
+asyncio.run(main())
+sys.exit("not killed: the hook never ran")
+"""
+
+
+def vm_count_over_time(server, selector: str, at: float) -> list[float]:
+    response = requests.post(f"{server.url}/api/v1/query",
+                             data={"query": f"count_over_time({selector}[1h])", "time": at}, timeout=10)
+    response.raise_for_status()
+    return [float(item["value"][1]) for item in response.json()["data"]["result"]]
+
+
+@pytest.mark.parametrize("backend", ["influxdb_v1", "victoria_metrics"])
+def test_kill_9_after_acknowledgement_resends_and_each_point_is_stored_once(backend, request, tmp_path):
+    server = request.getfixturevalue(backend)
+    measurement = f"ledger_crash_{backend}"
+    start = T0 + 5000
+    sent = [{"measurement": measurement, "tags": {"site": "s"}, "fields": {"i": i}, "timestamp": start + i}
+            for i in range(3)]
+    expected = [(to_nanoseconds(start + i), i) for i in range(3)]
+    if backend == "influxdb_v1":
+        server.create_database("ledger")
+        config = {"api": "v1", "url": server.url, "database": "ledger"}
+
+        def stored() -> list[tuple[int, int]]:
+            return [(row["time"], row["i"]) for row in server.rows(measurement, "ledger")]
+    else:
+        config = {"api": "v2", "url": server.url, "org": "hashwatch", "bucket": "ledger", "token": "not-checked"}
+
+        def stored() -> list[tuple[int, int]]:
+            # The raw samples (timestamps in ms): a re-sent batch without deduplication shows up twice here.
+            series = server.export(f"{measurement}_i")
+            return [(ms * 1_000_000, int(value)) for item in series
+                    for ms, value in zip(item["timestamps"], item["values"])]
+    config |= {"spool_dir": str(tmp_path), "batch_size": 2}
+
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, json.dumps(config), json.dumps(sent)],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    # The server has the first batch; the spool still has it too (and the second, never sent).
+    assert stored() == expected[:2]
+    assert len(spool_files(tmp_path)) == 2
+
+    async def restart():
+        # The same spool (its lock died with the process): the first batch is sent again.
+        ledger = Ledger(parse_config(LedgerConfig, config))
+        assert ledger.stats().batches_pending == 2
+        assert await ledger.flush() is True
+        stats = ledger.stats()
+        await ledger.stop()
+        return stats
+
+    stats = asyncio.run(restart())
+    assert (stats.points_written, stats.batches_written, stats.batches_pending) == (3, 2, 0)
+    assert spool_files(tmp_path) == []
+    assert stored() == expected  # each point exactly once, the re-sent ones included
+    if backend == "victoria_metrics":  # and what a dashboard's query counts
+        assert vm_count_over_time(server, f"{measurement}_i", start + 60) == [3.0]
