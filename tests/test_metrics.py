@@ -107,3 +107,31 @@ def test_rendering_miner_by_miner_packs_lines_without_changing_the_text(monkeypa
     from exporters.cgminer.metrics import HEADERS
 
     assert assemble(HEADERS, [[b"".join(p) for p in parts]]) == whole
+
+
+def test_a_miner_that_fails_to_render_is_down_alone(monkeypatch):
+    """Should a collector raise on one miner's values, its half-written lines go and it alone is down."""
+    import exporters.cgminer.metrics as metrics_module
+    from exporters.cgminer.metrics import Renderer
+
+    good = ScrapeResult(MinerStatus(hashrate=1.0, boards=[Board("0", hashrate=2.0)]))
+    bad = ScrapeResult(MinerStatus(hashrate=1.0, boards=[Board("0", hashrate=2.0)]))
+    thermal = metrics_module.ThermalCollector.add_status
+
+    def explode(self, values, status):
+        if status is bad.status:
+            raise ZeroDivisionError("a collector bug")
+        return thermal(self, values, status)
+
+    monkeypatch.setattr(metrics_module.ThermalCollector, "add_status", explode)
+    fleet = Renderer(("miner",))
+    for target, result in (("a:1", good), ("a:10", bad), ("a", good)):  # "a:1" and "a" are prefixes of "a:10"
+        fleet.add((target,), result)
+    text = b"".join(b"".join(parts) for parts in fleet.parts()).decode()
+    bad_lines = sorted(line.split("{")[0] for line in text.splitlines() if 'miner="a:10"' in line)
+    assert bad_lines == ["miner_scrape_duration_seconds", "miner_scrape_error", "miner_up"]
+    assert 'miner_up{miner="a:10"} 0' in text and 'miner_scrape_error{miner="a:10",reason="internal_error"} 1' in text
+    for target in ("a:1", "a"):
+        assert f'miner_board_hashrate_hashes_per_second{{miner="{target}",board="0"}} 2' in text
+    probe = render_metrics([MinerSample((), bad)], ()).decode()
+    assert "\nminer_up 0\n" in probe and "\nminer_hashrate_hashes_per_second " not in probe

@@ -259,13 +259,11 @@ class Renderer:
 
     def add(self, label_values: Sequence[str], result: ScrapeResult) -> None:
         values = label_prefix(self.label_names, label_values)
-        marks = [len(family.lines) for family in self.families]
         try:
             for group in self.groups:
                 group.add(values, result)
         except Exception as exc:  # one miner's odd value must never cost another miner or the page
-            for family, mark in zip(self.families, marks):
-                del family.lines[mark:]
+            self._drop_last(values)
             log.warning("cannot render miner %s: %s: %s", label_values, type(exc).__name__, exc)
             failed = ScrapeResult(None, "internal_error", f"cannot render: {type(exc).__name__}", result.duration_seconds)
             for group in self.groups:
@@ -273,6 +271,22 @@ class Renderer:
         self.miners += 1
         if self.miners % self.COMPACT_EVERY == 0:
             self._compact()
+
+    def _drop_last(self, values: str) -> None:
+        """Remove the lines of the miner being added: the last lines of each family that carry its labels.
+
+        Found after the fact instead of marked before each miner, which would cost
+        every miner of a fleet for a failure that (values being checked) should not
+        happen. Fleet mode labels every line with the miner's unique prefix; without
+        labels (/probe) a renderer holds one miner, so all of its lines are this one's.
+        """
+        for family in self.families:
+            if not values:
+                family.lines.clear()
+                continue
+            lines, opening = family.lines, f"{family.name}{{{values}"
+            while lines and lines[-1].startswith(opening) and lines[-1][len(opening)] in ",}":
+                lines.pop()
 
     def _compact(self) -> None:
         for family, chunks in zip(self.families, self.chunks):
