@@ -48,7 +48,7 @@ def test_full_status_renders_every_metric_with_base_units():
     assert s[("miner_shares_total", (("result", "accepted"),))] == 4057
     assert s[("miner_hardware_errors_total", ())] == 562
     assert s[("miner_board_hardware_errors_total", (("board", "0"),))] == 183
-    assert s[("miner_power_watts", ())] == 3250
+    assert s[("miner_power_watts", (("estimated", "false"),))] == 3250
     assert s[("miner_uptime_seconds", ())] == 50474
     assert s[("miner_fault", (("code", "110"),))] == 1
     pool = ("miner_pool_up", (("pool", "0"), ("url", "stratum+tcp://pool.example:3333"), ("user", "acct.worker1"), ("worker", "worker1")))

@@ -171,11 +171,15 @@ class ThermalCollector(_Group):
 class PowerCollector(_Group):
     def __init__(self) -> None:
         super().__init__()
-        self.power = self.gauge("miner_power_watts", "Power drawn by the miner as reported by its firmware.")
+        self.power = self.gauge(
+            "miner_power_watts",
+            "Power drawn by the miner as reported by its firmware; estimated=\"true\" where the firmware estimates it.",
+            "estimated",
+        )
         self.limit = self.gauge("miner_power_limit_watts", "Power limit configured on the miner.")
 
     def add_status(self, values: str, status: MinerStatus) -> None:
-        self.power.add(values, status.power_watts)
+        self.power.add(values, status.power_watts, "true" if status.power_estimated else "false")
         self.limit.add(values, status.power_limit_watts)
 
 
@@ -225,7 +229,7 @@ class PoolCollector(_Group):
 # these names would make a family with duplicate label names.
 RESERVED_LABELS = frozenset(
     {"miner", "board", "sensor", "fan", "pool", "url", "user", "worker", "result", "reason", "code",
-     "make", "model", "firmware", "firmware_version"}
+     "make", "model", "firmware", "firmware_version", "estimated"}
 )
 
 COLLECTORS: tuple[type[_Group], ...] = (

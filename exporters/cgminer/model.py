@@ -82,6 +82,9 @@ class MinerStatus:
     temperatures: dict[str, float] = field(default_factory=dict)  # miner-level sensors (e.g. inlet)
     fans: list[Fan] = field(default_factory=list)
     power_watts: float | None = None
+    # True where the firmware's figure is its own estimate (a model of the board's
+    # draw, not a reading from the PSU or a meter): exported as estimated="true".
+    power_estimated: bool = False
     power_limit_watts: float | None = None
     # work
     accepted: int | None = None
