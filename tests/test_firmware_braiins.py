@@ -1,4 +1,4 @@
-"""Braiins OS / OS+ (BOSminer) against recorded replies and the BOSminer API docs examples."""
+"""Braiins OS / OS+ (BOSminer, then BOSer) against recorded replies and the BOSminer API docs examples."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from exporters.cgminer.commands import READ_ONLY_COMMANDS, CommandNotAllowed, en
 from exporters.cgminer.firmware import PARSERS
 from exporters.cgminer.firmware.braiins import BraiinsParser
 from exporters.cgminer.firmware.detect import identify
+from exporters.cgminer.metrics import MinerSample, render
 from exporters.cgminer.model import MinerStatus
+from exporters.cgminer.scrape import ScrapeResult
 from tests.cgminer_fixtures import load_reply, load_replies
 from tests.mangle import mangled_replies, parse_and_render
 
@@ -33,6 +35,24 @@ DOCS = {
     "fans": "braiins/bos_docs_fans.json",
     "temps": "braiins/bos_docs_temps.json",
     "tunerstatus": "braiins/bos_docs_tunerstatus.json",
+}
+# BOSer, the newer Braiins OS daemon: VERSION {"BOSer": "<build> 0.1.0-<release commit>"}.
+BOSER_VERSIONS = {
+    "braiins/boser_openwrt_22.08_version.json": "0.1.0-11012d53",  # 2022-09-13-0-11012d53-22.08-plus
+    "braiins/boser_buildroot_0.1.0-0ce150e9_version.json": "0.1.0-0ce150e9",
+    "braiins/boser_buildroot_24.09_version.json": "0.1.0-75912fc7",  # 2024-10-17-0-75912fc7-24.09-plus
+    "braiins/boser_buildroot_25.05.1_version.json": "0.1.0-45f356ea",  # 2025-06-25-0-45f356ea-25.05.1-plus
+    "braiins/bmm100_boser_openwrt_26.04_version.json": "0.1.0-912d084c",  # Braiins Mini Miner, 26.04
+}
+S9_BOSER_SUMMARY = "braiins/s9_boser_22.08.1_summary.json"
+S9_BOSER_ERROR = "braiins/s9_boser_22.08.1_error_invalid_json.json"
+S19J_BOSER_DEVDETAILS = "braiins/s19j88nopic_boser_0.1.0-9b223345_devdetails.json"
+BOSER_FANS = "braiins/boser_buildroot_0.1.0-0ce150e9_fans.json"
+BOSER = {  # replies of several BOSer miners, together for the fuzz test
+    "version": "braiins/boser_buildroot_24.09_version.json",
+    "summary": S9_BOSER_SUMMARY,
+    "devdetails": S19J_BOSER_DEVDETAILS,
+    "fans": BOSER_FANS,
 }
 
 
@@ -75,6 +95,7 @@ def test_s9_bos():
     assert [(p.status, p.alive) for p in status.pools] == [("Alive", True), ("Dead", False)]
     assert status.pools[1].user == "!non-existent-user!"
     assert (status.power_watts, status.power_limit_watts, status.mining) == (None, None, None)
+    assert status.power_estimated is False  # nothing reported, nothing estimated
 
 
 def test_s9_bos_plus():
@@ -108,6 +129,7 @@ def test_docs_devdetails_temps_tuner():
     assert [b.power_watts for b in status.boards] == [448, 448, 448]  # joined on HashchainIndex 6..8
     assert status.boards[2].temperatures == {"pcb": 84.4375, "chip": 105.4375}
     assert (status.power_watts, status.power_limit_watts) == (1419, 1420)  # tuner estimate, PowerLimit
+    assert status.power_estimated is True  # "ApproximateMinerPowerConsumption": no meter behind it
     assert [(f.rpm, f.speed_ratio) for f in status.fans] == [(5340, 1.0), (4620, 1.0), (0, 1.0), (0, 1.0)]
 
 
@@ -140,7 +162,64 @@ def test_detection_from_summary():
     assert identify({"summary": load_reply(BOS_PLUS["summary"], "summary")}) == "braiins"
 
 
-@pytest.mark.parametrize("files", [BOS, DOCS], ids=["s9_bos", "docs"])
+def test_tuner_power_is_exported_as_an_estimate():
+    text = render([MinerSample((), ScrapeResult(parse(DOCS)))], ()).decode()
+    assert 'miner_power_watts{estimated="true"} 1419' in text.splitlines()
+
+
+@pytest.mark.parametrize(("path", "expected"), BOSER_VERSIONS.items())
+def test_boser_version_reply_is_braiins_with_its_version(path, expected):
+    # Was: no Braiins check matched, so the miner ended as generic cgminer with
+    # an empty firmware version.
+    version = load_reply(path, "version")
+    assert identify({"version": version}) == "braiins"
+    status = BraiinsParser().parse({"version": version})
+    assert (status.firmware, status.firmware_version) == ("braiins", expected)
+    # "boser-openwrt" runs on S9s and on the Braiins Mini Miner alike: no make from it.
+    assert (status.make, status.model) == ("", "")
+
+
+def test_s9_boser_summary():
+    summary = load_reply(S9_BOSER_SUMMARY, "summary")
+    assert identify({"summary": summary}) == "braiins"  # Description "BOSer boser-openwrt 0.1.0-26ba61b9"
+    status = parse({"summary": S9_BOSER_SUMMARY})
+    assert status.firmware_version == "0.1.0-26ba61b9"  # 22.08.1 on an S9
+    assert status.hashrate == pytest.approx(4143268.055883251e6)  # MHS 5s
+    assert status.hashrate_average == pytest.approx(3853538.4688909017e6)
+    assert (status.accepted, status.rejected, status.stale) == (870, 3, 0)
+    assert (status.hardware_errors, status.best_share, status.uptime_seconds) == (442, 262144, 260281)
+
+
+def test_boser_error_envelope_still_names_the_firmware():
+    error = load_reply(S9_BOSER_ERROR, "version")
+    assert not error.ok
+    assert identify({"version": error}) == "braiins"
+
+
+def test_s19j_boser_devdetails():
+    status = parse({"devdetails": S19J_BOSER_DEVDETAILS})
+    # BOSer's Model has no "Bitmain " in front: "Antminer S19J88NoPic"
+    assert (status.make, status.model) == ("Bitmain", "S19J88NoPic")
+    assert status.firmware_version == "0.1.0-9b223345"  # from the Description
+    assert [b.index for b in status.boards] == ["0", "1", "2"]  # chain IDs 1, 2, 3
+    assert [b.chips for b in status.boards] == [88, 88, 88]
+    # BOSer writes MHz where BOSminer wrote Hz (799682118 in the docs example)
+    assert [b.frequency_hz for b in status.boards] == [573e6, 592e6, 577e6]
+    assert [b.voltage_volts for b in status.boards] == pytest.approx([14.8192878] * 3)
+
+
+def test_boser_fans():
+    status = parse({"version": "braiins/boser_buildroot_0.1.0-0ce150e9_version.json", "fans": BOSER_FANS})
+    assert status.firmware_version == "0.1.0-0ce150e9"
+    assert [(f.index, f.rpm, f.speed_ratio) for f in status.fans] == [
+        ("0", 3226, 0.32),
+        ("1", 3315, 0.32),
+        ("2", 3226, 0.32),
+        ("3", 3255, 0.32),
+    ]
+
+
+@pytest.mark.parametrize("files", [BOS, DOCS, BOSER], ids=["s9_bos", "docs", "boser"])
 def test_parse_never_raises_on_mangled_replies(files):
     replies = load_replies(files)
     count = 0

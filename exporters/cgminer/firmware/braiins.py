@@ -1,10 +1,14 @@
-"""Braiins OS and OS+ (BOSminer), running on Antminers (S9, S17, S19, ...).
+"""Braiins OS and OS+ on Antminers (S9, S17, S19, S21, ...) and Braiins' own miners.
 
-BOSminer answers the cgminer API with extra read-only commands: fans, temps,
-tempctrl, tunerstatus, and a devdetails with chip counts, frequency (in Hz) and
-voltage. Every per-chain entry carries the chain's ID (6, 7, 8 on an S9): the
-sections are joined on it, and boards are labelled by their position in devs
-(ASC 0, 1, 2) -- the numbering the Antminer parser gives the same chains.
+The mining daemon has answered the cgminer API under several names: BOSminer and
+BOSminer+ (bOS 20.x-21.x, Rust), then BOSer (the newer firmware: every capture
+from 22.08 on, S9, X19, X21 and the Braiins Mini Miner alike, e.g.
+"BOSer boser-buildroot 0.1.0-75912fc7").
+Both add read-only commands: fans, temps, tempctrl, tunerstatus, and a
+devdetails with chip counts, frequency and voltage. Every per-chain entry carries
+the chain's ID (6, 7, 8 on an S9, 1, 2, 3 on an S19 under BOSer): the sections
+are joined on it, and boards are labelled by their position (ASC, TEMP or
+DEVDETAILS 0, 1, 2) -- the numbering the Antminer parser gives the same chains.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ..units import hashrate, to_float, to_int
 from . import register
 from .base import FirmwareParser
 from .common import apply_summary, first_present, guarded, parse_pools
+from .detect import braiins_named
 from .generic import AVERAGE, SHORT_WINDOW, nonzero, read_rate, sensor
 
 # Build targets name the hardware: "bosminer-plus-am1-s9", "bosminer-plus-am2-s17".
@@ -65,13 +70,22 @@ def _boards(replies: dict[str, Reply]) -> list[Board]:
     for position, entry in enumerate(_entries(replies, "devdetails", "DEVDETAILS")):
         board = chains.get(entry, position, "DEVDETAILS")
         board.chips = to_int(entry.get("Chips"))
-        board.frequency_hz = nonzero(to_float(entry.get("Frequency")))
+        board.frequency_hz = _hertz(entry.get("Frequency"))
         board.voltage_volts = nonzero(to_float(entry.get("Voltage")))
     for position, entry in enumerate(_tuner(replies).get("TunerChainStatus") or []):
         if isinstance(entry, dict):
             board = chains.get(entry, position)
             board.power_watts = nonzero(to_float(entry.get("ApproximatePowerConsumptionWatt")))
     return list(chains.by_id.values())
+
+
+def _hertz(value: Any) -> float | None:
+    # BOSminer writes Hz (799682118 on an S9), BOSer MHz (573 on an S19j): no hash
+    # chip runs below 1 MHz, so a smaller number is MHz.
+    number = to_float(value)
+    if number is None or number <= 0:
+        return None
+    return number * 1e6 if number < 1e6 else number
 
 
 def _tuner(replies: dict[str, Reply]) -> dict[str, Any]:
@@ -97,27 +111,47 @@ def _fans(replies: dict[str, Reply]) -> list[Fan]:
 
 
 def _version(replies: dict[str, Reply]) -> str:
+    """The daemon's version: the last word of its VERSION value or of a Description.
+
+    {"BOSminer": "0.2.0-d360818"}, {"BOSminer+": ...}, {"BOSer": "boser-buildroot
+    0.1.0-75912fc7"}; descriptions read "BOSminer+ 0.2.0-36c56a9363",
+    "BOSminer bosminer-plus-am1-s9 0.4.0-908ca41d" or "BOSer boser-openwrt
+    0.1.0-26ba61b9". BOSer stays at 0.1.0: its suffix is the commit of the
+    Braiins OS release (75912fc7 is 2024-10-17-0-75912fc7-24.09-plus).
+    """
     version = replies["version"].first("VERSION") if "version" in replies else {}
     for key, value in version.items():
-        if str(key).lower().startswith("bosminer") and isinstance(value, str) and value:
-            return value  # {"BOSminer": "0.2.0-d360818"} or {"BOSminer+": ...}
-    # Descriptions read "BOSminer+ 0.2.0-36c56a9363" or
-    # "BOSminer bosminer-plus-am1-s9 0.4.0-908ca41d": the version comes last.
-    for command in ("version", "summary", "devs", "pools"):
+        words = value.split() if isinstance(value, str) else []
+        if braiins_named(str(key)) and words:
+            return words[-1]
+    for command in ("version", "summary", "devs", "pools", "devdetails", "fans", "temps", "tunerstatus"):
         reply = replies.get(command)
         words = reply.description.split() if reply is not None else []
-        if len(words) > 1 and words[0].lower().startswith("bosminer"):
+        if len(words) > 1 and braiins_named(words[0]):
             return words[-1]
     return ""
 
 
 def _identity(replies: dict[str, Reply]) -> tuple[str, str]:
-    """(make, model): devdetails Model "Bitmain Antminer S9" -> ("Bitmain", "S9")."""
+    """(make, model) from devdetails Model.
+
+    BOSminer writes "Bitmain Antminer S9" -> ("Bitmain", "S9"); BOSer drops the
+    maker: "Antminer S19J88NoPic" -> ("Bitmain", "S19J88NoPic"). Braiins' own
+    miners are named "Braiins ..." (pyasic and asic-rs key on "BRAIINS MINI
+    MINER BMM 100").
+    """
     details = _entries(replies, "devdetails", "DEVDETAILS")
     name = str(details[0].get("Model") or "").strip() if details else ""
     words = name.split()
-    if len(words) > 2 and words[0].lower() == "bitmain" and words[1].lower() == "antminer":
-        return "Bitmain", " ".join(words[2:])
+    if words and words[0].lower() == "bitmain":
+        words = words[1:]
+    if len(words) > 1 and words[0].lower() == "antminer":
+        return "Bitmain", " ".join(words[1:])
+    if len(words) > 1 and words[0].lower() == "braiins":
+        return "Braiins", " ".join(words[1:])
+    # Without devdetails, a BOSminer build target ("bosminer-plus-am1-s9") still
+    # says Antminer; BOSer's ("boser-openwrt", "boser-buildroot") does not: the
+    # Braiins Mini Miner runs boser-openwrt too.
     descriptions = " ".join(reply.description for reply in replies.values())
     return ("Bitmain" if _ANTMINER_TARGET.search(descriptions) else ""), ""
 
@@ -148,6 +182,7 @@ class BraiinsParser(FirmwareParser):
         tuner = guarded({}, _tuner, replies)
         # The tuner's own estimate (bOS+ has no power meter); 0 means not running.
         status.power_watts = nonzero(to_float(tuner.get("ApproximateMinerPowerConsumption")))
+        status.power_estimated = status.power_watts is not None
         status.power_limit_watts = nonzero(to_float(tuner.get("PowerLimit")))
         status.pools = guarded([], parse_pools, replies.get("pools"))
         return status

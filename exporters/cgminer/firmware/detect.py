@@ -7,11 +7,23 @@ with an error and Whatsminer with "invalid cmd", so `stats` and `summary` follow
 
 from __future__ import annotations
 
+import re
+
 from ..reply import Reply
 
 DETECTION_SEQUENCE: tuple[str, ...] = ("version", "stats", "summary")
 FALLBACK = "cgminer"
 _BTMINER_SUMMARY_KEYS = frozenset({"Factory GHS", "Power Mode", "Firmware Version", "Power_RT"})
+# Every name Braiins OS has answered the cgminer API with: "bOSminer" (2019
+# alphas), "BOSminer" and "BOSminer+" (bOS/bOS+ 20.x-21.x, build targets such as
+# "bosminer-plus-am1-s9"), "BOSer" (the newer firmware: "BOSer boser-openwrt
+# 0.1.0-26ba61b9", "boser-buildroot ..."), and the product names "Braiins OS"/"BOS+".
+_BRAIINS_NAME = re.compile(r"(?<![a-z0-9])(?:bosminer|boser|braiins)(?![a-z])|(?<![a-z0-9])bos\+", re.IGNORECASE)
+
+
+def braiins_named(*texts: object) -> bool:
+    """True when a key, value or description names Braiins OS (non-strings are ignored)."""
+    return any(isinstance(text, str) and _BRAIINS_NAME.search(text) is not None for text in texts)
 
 
 def _stats_type(reply: Reply | None) -> str:
@@ -34,7 +46,9 @@ def identify(replies: dict[str, Reply]) -> str | None:
             kind = str(info.get("Type", ""))
             if "luxminer" in keys or "luxminer" in description:
                 return "luxos"
-            if any(key.startswith("bosminer") for key in keys) or "bosminer" in description:
+            # The name is a VERSION key ("BOSminer+", "BOSer"), its value
+            # ("boser-buildroot 0.1.0-75912fc7") and the Description.
+            if braiins_named(description, *info, *info.values()):
                 return "braiins"
             if "vnish" in kind.lower():
                 return "vnish"
@@ -46,9 +60,13 @@ def identify(replies: dict[str, Reply]) -> str | None:
                 return "whatsminer"
         elif "whatsminer" in description or "btminer" in description:
             return "whatsminer"
+        elif braiins_named(description):  # BOSer names itself in error envelopes too
+            return "braiins"
     if "stats" in replies:
         if "luxminer" in replies["stats"].description.lower():
             return "luxos"
+        if braiins_named(replies["stats"].description):
+            return "braiins"
         kind = _stats_type(replies["stats"]).lower()
         if "vnish" in kind:
             return "vnish"
@@ -64,7 +82,7 @@ def identify(replies: dict[str, Reply]) -> str | None:
         # no other firmware has.
         if _BTMINER_SUMMARY_KEYS & set(replies["summary"].first("SUMMARY")):
             return "whatsminer"
-        if "bosminer" in description:
+        if braiins_named(description):
             return "braiins"
         if "luxminer" in description:
             return "luxos"
