@@ -5,7 +5,9 @@ or stale input produces no output for the series that depend on it and a
 reason instead: no price means no revenue, profit or break-even BTC price, but
 still BTC per day and power cost; no difficulty means no revenue at all. A
 miner that does not report its power gets the catalog's nominal power, marked
-as estimated; one the catalog does not know gets no cost.
+as estimated; one the catalog does not know gets no cost. A power the firmware
+itself estimates (miner_power_watts{estimated="true"}) is used as reported and
+stays marked as estimated.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class MinerInput:
     power_watts: float | None  # as reported; None when the firmware does not say
     make: str = ""
     model: str = ""
+    power_estimated: bool = False  # the firmware's own estimate, not a reading (estimated="true")
 
 
 @dataclass
@@ -109,7 +112,7 @@ def evaluate_miner(
     """Economics of one miner; None for a miner that is not hashing (no hashrate)."""
     if miner.hashrate is None or miner.hashrate <= 0:
         return None
-    watts, estimated = miner.power_watts, False
+    watts, estimated = miner.power_watts, miner.power_estimated
     if watts is None:
         watts, estimated = nominal_watts(miner.make, miner.model), True
     result = MinerEconomics(miner.miner, miner.site, miner.hashrate, watts, estimated and watts is not None)

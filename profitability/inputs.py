@@ -51,6 +51,21 @@ def _scalar(samples: list[Sample]) -> float | None:
     return samples[0].value if len(samples) == 1 else None  # several series would be ambiguous
 
 
+def _power(samples: list[Sample]) -> dict[str, tuple[float, bool]]:
+    """miner -> (watts, estimated): estimated="true" marks the firmware's own estimate.
+
+    A miner with both (an exporter upgrade leaves the old series for a lookback
+    window) is taken at its reading.
+    """
+    power: dict[str, tuple[float, bool]] = {}
+    for sample in samples:
+        who = identity(sample.labels)
+        estimated = sample.labels.get("estimated") == "true"
+        if who not in power or power[who][1] and not estimated:
+            power[who] = (sample.value, estimated)
+    return power
+
+
 def _by_currency(samples: list[Sample]) -> dict[str, float]:
     return {s.labels["currency"]: s.value for s in samples if s.labels.get("currency")}
 
@@ -58,7 +73,7 @@ def _by_currency(samples: list[Sample]) -> dict[str, float]:
 async def read_inputs(reader: PrometheusReader, site_label: str, clock=time.time) -> Inputs:
     names = list(QUERIES)
     results = dict(zip(names, await asyncio.gather(*(reader.query(QUERIES[n]) for n in names))))
-    power = {identity(s.labels): s.value for s in results["power"]}
+    power = _power(results["power"])
     info = {identity(s.labels): s.labels for s in results["info"]}
     miners = []
     for sample in results["hashrate"]:
@@ -66,9 +81,10 @@ async def read_inputs(reader: PrometheusReader, site_label: str, clock=time.time
         if not who:
             continue
         labels = info.get(who, {})
+        watts, estimated = power.get(who, (None, False))
         miners.append(
-            MinerInput(who, sample.labels.get(site_label, ""), sample.value, power.get(who),
-                       labels.get("make", ""), labels.get("model", ""))
+            MinerInput(who, sample.labels.get(site_label, ""), sample.value, watts,
+                       labels.get("make", ""), labels.get("model", ""), estimated)
         )
     return Inputs(
         read_at=clock(),

@@ -231,7 +231,9 @@ class ProfitabilityCollector(Collector):
                     family.add_metric([miner.miner, miner.site, *([currency] if monetary else [])], value)
             yield family
         power = GaugeMetricFamily(
-            "profitability_miner_power_watts", "Power used in the cost: reported by the miner, or the catalog's nominal.",
+            "profitability_miner_power_watts",
+            "Power used in the cost: reported by the miner, or the catalog's nominal. estimated=\"true\" for the "
+            "catalog's nominal and for a firmware's own estimate.",
             labels=["miner", "site", "estimated"],
         )
         for miner in miners:

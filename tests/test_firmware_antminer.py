@@ -7,17 +7,25 @@ import pytest
 
 from exporters.cgminer.commands import READ_ONLY_COMMANDS
 from exporters.cgminer.firmware import PARSERS
-from exporters.cgminer.firmware.antminer import AntminerParser, split_type
+from exporters.cgminer.firmware.antminer import AntminerParser, liquid_cooled, split_type
 from exporters.cgminer.firmware.detect import identify
+from exporters.cgminer.metrics import MinerSample, render
 from exporters.cgminer.model import MinerStatus
+from exporters.cgminer.scrape import ScrapeResult
 from tests.cgminer_fixtures import load_reply, load_replies
 from tests.mangle import mangled_replies, parse_and_render
+from tests.prom_text import samples
 
 S19PRO_2022 = {
     "version": "antminer/s19pro_stock_2022_version.json",
     "summary": "antminer/s19pro_stock_2022_summary.json",
     "pools": "antminer/s19pro_stock_2022_pools.json",
     "stats": "antminer/s19pro_stock_2022_stats.json",
+}
+# MSKminer 2.6.0.39 on an S19 with 88-chip boards (pyasic's mskminer test capture).
+MSK_S19_88 = {
+    "version": "antminer/s19-88_mskminer_2.6.0.39_version.json",
+    "stats": "antminer/s19-88_mskminer_2.6.0.39_stats.json",
 }
 S21_2024 = {
     "version": "antminer/s21_stock_2024_version.json",
@@ -260,6 +268,163 @@ def test_hiveon_chain_power_is_not_watts():
     assert status.power_watts is None
 
 
+def test_hiveon_ab_power_stays_unread_on_a_second_capture():
+    # Another Hiveon S9 build: "chain_power": "456.78 (AB)", the sum of chain_power6/7
+    # (234.84 + 221.94), at 5.9 TH/s; the capture above says 34.65 at 11.8 TH/s.
+    # One key, 77 W per TH/s there and 2.9 here: not read until what it tracks is known.
+    status = parse_stats("antminer/s9_hiveon_2021_stats_chain_power_ab.json")
+    assert (status.model, status.firmware) == ("S9", "hiveon")
+    assert status.hashrate == pytest.approx(5904.657e9)
+    assert status.power_watts is None and status.power_estimated is False
+    assert [board.index for board in status.boards] == ["0", "1"]  # two chains, slots 6 and 7
+    assert {fan.index: fan.rpm for fan in status.fans} == {"4": 4080, "5": 4920}
+
+
+# --- custom builds: version suffixes, power as a number, estimates -----------
+
+
+def power_series(status: MinerStatus) -> dict:
+    rendered = samples(render([MinerSample((), ScrapeResult(status))], ()).decode())
+    return {labels: value for (name, labels), value in rendered.items() if name == "miner_power_watts"}
+
+
+def test_mskminer_type_suffix_is_the_firmware_version_not_part_of_the_model():
+    # Type "S19-88 v.2.6.0.39 ": the model is S19-88 (an S19 with 88-chip boards, as
+    # the capture's chain_acn says), the version is MSKminer's, not the CompileTime.
+    status = parse(MSK_S19_88)
+    assert (status.make, status.model, status.firmware, status.firmware_version) == (
+        "Bitmain", "S19-88", "antminer", "2.6.0.39")
+    stats_only = parse_stats("antminer/s19-88_mskminer_2.6.0.39_stats.json")  # STATS[0] repeats the Type
+    assert (stats_only.model, stats_only.firmware_version) == ("S19-88", "2.6.0.39")
+    version_only = AntminerParser().parse({"version": load_reply(MSK_S19_88["version"], "version")})
+    assert (version_only.model, version_only.firmware_version) == ("S19-88", "2.6.0.39")
+    assert identify({"version": load_reply(MSK_S19_88["version"], "version")}) == "antminer"  # BMMiner key
+
+
+def test_mskminer_full_stats():
+    status = parse(MSK_S19_88)
+    assert status.hashrate == pytest.approx(99989.59e9)
+    assert status.hashrate_average == pytest.approx(99761.40e9)
+    assert status.expected_hashrate == pytest.approx(99674.88e9)
+    assert status.uptime_seconds == 1926
+    assert {fan.index: fan.rpm for fan in status.fans} == {"0": 5010, "1": 5160, "2": 5070, "3": 5040}  # fan5-8 empty
+    boards = board_map(status)
+    assert list(boards) == ["0", "1", "2"]  # chain_rateideal4-16 fill empty slots
+    for index, rate_ghs, ideal_ghs, chip, pcb, mhz in [
+        ("0", 34084.86, 33677.28, 59, 45, 744), ("1", 32303.65, 32788.06, 57, 45, 724), ("2", 33601.08, 33209.54, 58, 47, 734),
+    ]:
+        board = boards[index]
+        assert board.hashrate == pytest.approx(rate_ghs * 1e9)
+        assert board.expected_hashrate == pytest.approx(ideal_ghs * 1e9)
+        assert (board.chips, board.expected_chips) == (88, 88)  # " oo oo ..." 44 pairs
+        assert board.temperatures == {"chip": chip, "pcb": pcb}
+        assert board.frequency_hz == pytest.approx(mhz * 1e6)
+        assert board.hardware_errors == 0
+
+
+def test_total_power_as_a_number_is_read_and_marked_estimated():
+    # MSKminer: "total_power": 3358, the sum of chain_power1-3 (1135 + 1103 + 1118) plus 2.
+    status = parse(MSK_S19_88)
+    assert status.power_watts == 3358 and status.power_estimated is True
+    assert power_series(status) == {(("estimated", "true"),): 3358}
+
+
+def test_stock_s21_chain_power_is_the_firmwares_estimate():
+    # "chain_power": "3250 W" is computed by the firmware: no Antminer meters its draw.
+    status = parse(S21_2024)
+    assert status.power_watts == 3250 and status.power_estimated is True
+    assert power_series(status) == {(("estimated", "true"),): 3250}
+
+
+def test_no_power_is_not_an_estimate_of_zero():
+    status = parse(S19PRO_2022)  # stock S19 Pro: no power key at all
+    assert status.power_watts is None and status.power_estimated is False
+    assert power_series(status) == {}
+
+
+# --- chip maps ---------------------------------------------------------------
+
+
+def _uppercase_chip_map(reply, slots):
+    # The S19 Pro "overheating" capture with its chain_acs "x" marks written as "X",
+    # the form issue 11 reports (no public chain_acs capture with "X" was found).
+    data = reply.sections["STATS"][1]
+    for slot in slots:
+        assert set(data[f"chain_acs{slot}"]) == {" ", "x"}
+        data[f"chain_acs{slot}"] = data[f"chain_acs{slot}"].upper()
+    return data
+
+
+def test_uppercase_x_chips_are_chips_that_do_not_answer():
+    reply = load_reply("antminer/s19pro_stock_2020_stats_overheating_zero_rate.json", "stats")
+    _uppercase_chip_map(reply, (1, 2, 3))
+    boards = board_map(AntminerParser().parse({"stats": reply}))
+    # Same as the lower-case map: 114 chips on the board, none answering.
+    assert [(b.chips, b.expected_chips) for b in boards.values()] == [(0, 114)] * 3
+
+
+def test_uppercase_x_chips_count_toward_the_map_when_chain_acn_is_missing():
+    reply = load_reply("antminer/s19pro_stock_2020_stats_overheating_zero_rate.json", "stats")
+    data = _uppercase_chip_map(reply, (1,))
+    assert data["chain_acs1"].endswith(" XXX")
+    data["chain_acs1"] = data["chain_acs1"][:-3] + "ooo"  # 111 failed, 3 answering
+    del data["chain_acn1"]
+    board = board_map(AntminerParser().parse({"stats": reply}))["0"]
+    assert (board.chips, board.expected_chips) == (3, 114)
+
+
+# --- liquid cooling -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind, cooled",
+    [
+        # Type strings of water-cooled builds, as Bitmain's web scripts list them,
+        # pyasic and asic-rs match them, and VNish writes them.
+        ("Antminer S19 XP Hyd.", True), ("Antminer S21 Hyd.", True), ("Antminer S21 XP Hyd.", True),
+        ("Antminer S21e XP Hyd.", True), ("Antminer S21+ Hyd.", True), ("Antminer S21e Hyd.", True),
+        ("Antminer S19 XP+ Hyd.", True), ("Antminer U3S21EXPH", True), ("Antminer S19 Pro Hyd.", True),
+        ("Antminer S19 Pro+ Hyd.", True), ("Antminer S19 Hydro", True), ("Antminer S21 Hydro (Vnish 1.2.6)", True),
+        ("Antminer S9 Hydro", True),  # foreman's AntminerType
+        ("Antminer S21 XP Immersion", True),  # the product's name; no immersion Type string was found
+        # air-cooled
+        ("Antminer S19 XP", False), ("Antminer S21", False), ("Antminer S19JPRO Hiveon", False),
+        ("S19-88 v.2.6.0.39 ", False), ("Antminer S19j Pro", False), ("Antminer T21", False),
+    ],
+)
+def test_liquid_cooled_models(kind, cooled):
+    assert liquid_cooled(split_type(kind)[0]) is cooled
+
+
+def test_a_hydro_build_exports_no_fans_for_its_empty_fan_connectors():
+    # Hydro builds keep the stats layout of their air-cooled siblings and write
+    # fan1-4 = 0 with fan_num 4 (issue 11). No public hydro stats capture was found:
+    # the S19 Pro capture, renamed to the water-cooled S19 Pro Hyd. with its fans at 0.
+    replies = load_replies(S19PRO_2022)
+    replies["stats"].sections["STATS"][0]["Type"] = "Antminer S19 Pro Hyd."
+    replies["version"].sections["VERSION"][0]["Type"] = "Antminer S19 Pro Hyd."
+    data = replies["stats"].sections["STATS"][1]
+    assert data["fan_num"] == 4
+    for slot in (1, 2, 3, 4):
+        data[f"fan{slot}"] = 0
+    status = AntminerParser().parse(replies)
+    assert status.model == "S19 Pro Hyd."
+    assert status.fans == []
+    rendered = samples(render([MinerSample((), ScrapeResult(status))], ()).decode())
+    assert not [name for name, _ in rendered if name.startswith("miner_fan")]
+    # The same reply from an air-cooled S19 Pro: four stopped fans, each a real 0.
+    replies["stats"].sections["STATS"][0]["Type"] = replies["version"].sections["VERSION"][0]["Type"] = "Antminer S19 Pro"
+    assert [fan.rpm for fan in AntminerParser().parse(replies).fans] == [0, 0, 0, 0]
+
+
+def test_a_hydro_build_keeps_a_fan_that_turns():
+    replies = load_replies(S19PRO_2022)
+    replies["version"].sections["VERSION"][0]["Type"] = "Antminer S19 Pro Hyd."
+    data = replies["stats"].sections["STATS"][1]
+    data["fan1"], data["fan2"], data["fan3"] = 0, 0, 0  # fan4 keeps its 5040 rpm
+    assert [(fan.index, fan.rpm) for fan in AntminerParser().parse(replies).fans] == [("3", 5040)]
+
+
 @pytest.mark.parametrize(
     "kind, expected",
     [
@@ -270,6 +435,9 @@ def test_hiveon_chain_power_is_not_watts():
         ("Antminer D3 Blissz v2.06 beta", ("D3", "Blissz v2.06 beta")),
         ("Antminer S9\nV1.3.58", ("S9", "")),
         ("A model", ("A model", "")),
+        ("S19-88 v.2.6.0.39 ", ("S19-88", "v.2.6.0.39")),  # MSKminer
+        ("Antminer S19 XP Hyd.", ("S19 XP Hyd.", "")),
+        ("Antminer S19j Pro V2", ("S19j Pro V2", "")),  # a bare "V2" is no build version
         (None, ("", "")),
         (42, ("", "")),
     ],
@@ -289,6 +457,7 @@ def test_split_type(kind, expected):
         ("antminer/s19pro_stock_2022_version.json", "S19 Pro", "antminer", "Tue Dec 6 16:12:30 CST 2022"),
         ("antminer/s21_stock_2024_version.json", "S21", "antminer", "Thu Jul 11 16:38:25 CST 2024"),
         ("antminer/s19jpro_hiveon_2024_version.json", "S19JPRO", "hiveon", "Fri Apr 19 10:58:21 UTC 2024"),
+        ("antminer/s19-88_mskminer_2.6.0.39_version.json", "S19-88", "antminer", "2.6.0.39"),
     ],
 )
 def test_version_identity(path, model, firmware, version):
@@ -401,6 +570,7 @@ def test_empty_replies():
         "quirks/antminer_s9_stats_newline_in_type_missing_comma.txt",
         "quirks/antminer_d3_blissz_stats_missing_comma.txt",
         "quirks/antminer_l3plus_stats_missing_comma.txt",
+        "antminer/s9_hiveon_2021_stats_chain_power_ab.json",
     ],
 )
 def test_identify_stats(path):
@@ -422,6 +592,8 @@ def test_identify_vnish386_is_not_antminer():
         S21_2024,
         {"stats": "quirks/antminer_s9_hiveon_stats_missing_comma.txt"},
         {"stats": "antminer/s19_stock_2020_stats_sleeping_missing_chain.json"},
+        MSK_S19_88,
+        {"stats": "antminer/s9_hiveon_2021_stats_chain_power_ab.json"},
     ],
 )
 def test_malformed_fields_never_raise(files):

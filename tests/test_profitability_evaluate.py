@@ -59,6 +59,17 @@ def test_power_from_the_catalog_is_marked_estimated_and_unknown_models_get_no_co
     assert "power" in unknown.missing and unknown.btc_per_day is not None
 
 
+def test_a_firmware_estimate_is_used_as_reported_and_stays_estimated():
+    # An S21 whose firmware estimates its draw at 3,250 W (miner_power_watts{estimated="true"},
+    # stock S21 "chain_power": "3250 W"): that figure is the cost, not the catalog's 3,500 W,
+    # and it is still an estimate.
+    firmware = evaluate(MinerInput("m2", "north", 200e12, 3250.0, "Bitmain", "S21", power_estimated=True))
+    assert firmware.power_watts == 3250.0 and firmware.power_estimated
+    assert firmware.power_cost_per_day == pytest.approx(3250 * 1.1 * 24 / 1000 * 0.08)
+    measured = evaluate(MinerInput("m2", "north", 200e12, 3250.0, "Bitmain", "S21"))
+    assert measured.power_watts == 3250.0 and not measured.power_estimated
+
+
 def test_no_electricity_price_at_this_hour():
     r = evaluate(S19, site=SiteSettings(rate_per_kwh=None))
     assert r.power_cost_per_day is None and r.profit_per_day is None and r.missing == ["electricity_price"]

@@ -77,6 +77,20 @@ def test_per_miner_site_and_fleet_series():
     assert s[("profitability_miner_curtail_rank", north)] == 1 and s[("profitability_miner_curtail_rank", south)] == 1  # one per site
 
 
+def test_power_the_firmware_estimates_is_exported_as_estimated():
+    # Both report 3,250 W; the S21's is its firmware's own estimate (miner_power_watts{estimated="true"}).
+    miners = [
+        MinerInput("10.0.0.1:4028", "north", 110e12, 3250.0, "Bitmain", "S19 Pro"),
+        MinerInput("10.0.2.1:4028", "north", 200e12, 3250.0, "Bitmain", "S21", power_estimated=True),
+    ]
+    _, s = collector_for(inputs(miners=miners), **CONFIG)
+    power = {labels: value for (name, labels), value in s.items() if name == "profitability_miner_power_watts"}
+    assert power == {
+        (("estimated", "false"), ("miner", "10.0.0.1:4028"), ("site", "north")): 3250,
+        (("estimated", "true"), ("miner", "10.0.2.1:4028"), ("site", "north")): 3250,
+    }
+
+
 def test_a_stale_price_removes_revenue_and_says_why():
     _, s = collector_for(inputs(price_fetched={"USD": NOW - 3600, "EUR": NOW - 3600}), **CONFIG)
     assert not any(name == "profitability_miner_revenue_per_day" for name, _ in s)

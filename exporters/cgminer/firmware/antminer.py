@@ -1,4 +1,4 @@
-"""Bitmain stock firmware (bmminer/cgminer, Antminer S9 to S21), plus Hiveon and Blissz builds.
+"""Bitmain stock firmware (bmminer/cgminer, Antminer S9 to S21), plus Hiveon, Blissz and MSKminer builds.
 
 This module also reads Bitmain's `stats` layout for the VNish and LuxOS parsers,
 which keep it: STATS[0] names the build (Type, CompileTime), STATS[1] holds the
@@ -10,8 +10,9 @@ S9-era builds that write a 16-slot array with the three chains in slots 6-8
 (and nothing below 6): there base is 6, so every model's boards read 0, 1, 2.
 Numbering by slot rather than by position keeps a missing chain visible: on the
 S19 "sleeping" capture chain 1 is gone and the survivors stay boards 1 and 2.
-A slot is a board when the firmware shows a chain there (chips, a non-zero rate
-or a chain state); "0-0-0-0"/"" placeholders of empty slots are not boards.
+A slot is a board when the firmware shows a chain there (chips, a non-zero rate,
+a chain state or a chip map with chips); "0-0-0-0"/"" placeholders of empty
+slots are not boards.
 """
 
 from __future__ import annotations
@@ -43,6 +44,16 @@ def _slots(data: dict[str, Any], prefixes: tuple[str, ...]) -> set[int]:
 _WATTS = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*W\s*$", re.IGNORECASE)
 _PAREN_SUFFIX = re.compile(r"^(.*?)\s*\(([^)]*)\)\s*$")
 _WORD_SUFFIX = re.compile(r"^(.*?)\s+((?:hiveon|blissz)\b.*)$", re.IGNORECASE)
+# A bare build version after the model, as custom builds write it: MSKminer's
+# "S19-88 v.2.6.0.39 " (pyasic's mskminer test capture). "v" and a dotted number,
+# so model words such as "XP" or "Pro+" are never taken for one.
+_VERSION_SUFFIX = re.compile(r"^(.*?)\s+([vV]\.?\d+(?:\.\d+)+)$")
+_BARE_VERSION = re.compile(r"^[vV]\.?(\d+(?:\.\d+)+)$")
+# Water-cooled and immersion builds, as their Type names them: Bitmain's "Hyd."
+# ("Antminer S19 XP Hyd.", "S21+ Hyd.", "S21e XP Hyd.", listed in Bitmain's own
+# web scripts), "Hydro" ("Antminer S19 Hydro", VNish's "S21 Hydro (Vnish 1.2.6)"),
+# "Immersion", and the 3U rack "U3S21EXPH" (S21e XP Hyd. 3U).
+_LIQUID_COOLED = re.compile(r"\bhyd(?:ro)?\b|\bimmersion\b|^u3s21\w*h$", re.IGNORECASE)
 
 # Builds without "rate_unit" whose "GHS" keys really hold MH/s: the L3+ sums to
 # ~504 (its MH/s spec) and the D3 to ~16300 (a 19 GH/s machine).
@@ -62,24 +73,34 @@ def split_type(kind: Any) -> tuple[str, str]:
     """(model, firmware suffix) from a Type string.
 
     'Antminer S19 Pro (Vnish 1.2.7)' -> ('S19 Pro', 'Vnish 1.2.7');
-    'Antminer S19JPRO Hiveon' -> ('S19JPRO', 'Hiveon').
+    'Antminer S19JPRO Hiveon' -> ('S19JPRO', 'Hiveon');
+    'S19-88 v.2.6.0.39 ' (MSKminer) -> ('S19-88', 'v.2.6.0.39').
     """
     if not isinstance(kind, str) or not kind.strip():
         return "", ""
     # One S9 build appends "\nV1.3.58" (a board revision) to Type.
     text = kind.strip().splitlines()[0].strip()
     text = re.sub(r"^antminer\s+", "", text, flags=re.IGNORECASE)
-    match = _PAREN_SUFFIX.match(text) or _WORD_SUFFIX.match(text)
+    match = _PAREN_SUFFIX.match(text) or _WORD_SUFFIX.match(text) or _VERSION_SUFFIX.match(text)
     if match:
         return match.group(1).strip(), match.group(2).strip()
     return text, ""
 
 
 def suffix_version(suffix: str) -> str:
-    """'Vnish 1.2.7' -> '1.2.7', 'Blissz v2.06 beta' -> '2.06 beta', 'Hiveon' -> ''."""
-    _, _, rest = suffix.strip().partition(" ")
+    """'Vnish 1.2.7' -> '1.2.7', 'Blissz v2.06 beta' -> '2.06 beta', 'v.2.6.0.39' -> '2.6.0.39', 'Hiveon' -> ''."""
+    text = suffix.strip()
+    bare = _BARE_VERSION.match(text)
+    if bare:
+        return bare.group(1)
+    _, _, rest = text.partition(" ")
     rest = rest.strip()
     return rest[1:] if rest[:1] in ("v", "V") and rest[1:2].isdigit() else rest
+
+
+def liquid_cooled(model: str) -> bool:
+    """True for a water-cooled or immersion build ("S19 XP Hyd.", "S21 Hydro"), which has no fans of its own."""
+    return isinstance(model, str) and bool(_LIQUID_COOLED.search(model.strip()))
 
 
 def rate_unit(data: dict[str, Any], model: str) -> str:
@@ -128,7 +149,12 @@ def _chain_present(data: dict[str, Any], slot: int) -> bool:
     chips = to_int(data.get(f"chain_acn{slot}")) or 0
     chain_rate = to_float(data.get(f"chain_rate{slot}"))
     state = data.get(f"chain_state{slot}")
-    return chips > 0 or bool(chain_rate) or (isinstance(state, str) and bool(state.strip()))
+    return (
+        chips > 0
+        or bool(chain_rate)
+        or (isinstance(state, str) and bool(state.strip()))
+        or sum(_chip_counts(data.get(f"chain_acs{slot}"))) > 0
+    )
 
 
 def chain_layout(data: dict[str, Any]) -> list[tuple[int, str]]:
@@ -160,10 +186,14 @@ def _megahertz(data: dict[str, Any], slot: int) -> float | None:
 
 
 def _chip_counts(acs: Any) -> tuple[int, int]:
-    # chain_acs draws one letter per chip: "o" hashing, "x" not answering with nonces.
+    # chain_acs draws one letter per chip: "o" hashing, "x" not answering with
+    # nonces. Stock bmminer writes lower case; Bitmain's troubleshooting pages
+    # and the tools that show the map speak of "X" chips, and a map marking them
+    # "X" counts the same: a chip is a chip in either case. Spaces only group
+    # chips; "-" (cgminer's S4-era driver: no chip at that position) is none.
     if not isinstance(acs, str):
         return 0, 0
-    return acs.count("o"), acs.count("x")
+    return acs.count("o") + acs.count("O"), acs.count("x") + acs.count("X")
 
 
 def _board(data: dict[str, Any], slot: int, index: str, unit: str, volt_divisor: float) -> Board:
@@ -216,14 +246,38 @@ def read_fans(data: dict[str, Any]) -> list[Fan]:
     return [Fan(index=str(slot - 1), rpm=readings[slot]) for slot in slots]
 
 
-def read_power(data: dict[str, Any]) -> float | None:
-    """Miner watts from "chain_power" only when it says W ("3250 W" on S21).
+def read_power_estimate(data: dict[str, Any]) -> tuple[float | None, bool]:
+    """(miner watts, whether that is the firmware's estimate) from a Bitmain-layout stats entry.
 
-    Hiveon S9 writes "34.65 (AB)" there, which is not watts.
+    The forms firmwares use, first found wins:
+      * "total_power": a number (MSKminer: 3358, the sum of its chain_powerN
+        1135 + 1103 + 1118 plus 2);
+      * "chain_power": "<n> W" (stock S21: "3250 W").
+    Both are the firmware's own figure, not a reading: nothing public shows an
+    Antminer metering its draw ("there are no power data points for any stock
+    antminers ... even those [aftermarket] firmwares are just guessing",
+    pyasic's maintainer in hass-miner #300, 2024), and MSKminer's total is a sum
+    of per-chain model values. So every value read here is estimated; 0 or less
+    is "not filled in".
+    Hiveon's "chain_power": "<n> (AB)" (AB: AsicBoost on; the sum of its
+    chain_powerN) is not read: on two S9 captures it is 456.78 at 5.9 TH/s but
+    34.65 at 11.8 TH/s, where an S9 draws some 1,300 W, so what it tracks is
+    not settled.
     """
+    total = to_float(data.get("total_power"))
+    if total is not None and total > 0:
+        return total, True
     value = data.get("chain_power")
     match = _WATTS.match(value) if isinstance(value, str) else None
-    return float(match.group(1)) if match else None
+    watts = float(match.group(1)) if match else None
+    if watts:
+        return watts, True
+    return None, False
+
+
+def read_power(data: dict[str, Any]) -> float | None:
+    """Miner watts (see read_power_estimate: every form read here is the firmware's estimate)."""
+    return read_power_estimate(data)[0]
 
 
 def _compile_time(*sources: dict[str, Any]) -> str:
@@ -269,8 +323,13 @@ class AntminerParser(FirmwareParser):
         summary = guarded({}, apply_summary, status, replies.get("summary"))
         guarded(None, fill_hashrates, status, summary, data, unit)
         status.boards = read_boards(data, unit)
-        status.fans = guarded([], read_fans, data)
-        status.power_watts = guarded(None, read_power, data)
+        fans = guarded([], read_fans, data)
+        if liquid_cooled(model):
+            # A water-cooled or immersion build has no fans: its 0 rpm slots are
+            # empty connectors, not stopped fans, and export nothing.
+            fans = [fan for fan in fans if fan.rpm]
+        status.fans = fans
+        status.power_watts, status.power_estimated = guarded((None, False), read_power_estimate, data)
         status.pools = guarded([], parse_pools, replies.get("pools"))
         # mining stays None: stock firmware has no sleep/pause flag in the API;
         # the "sleeping" S19 capture only shows GHS 0 and failed chips.
