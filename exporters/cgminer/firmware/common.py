@@ -1,7 +1,8 @@
-"""Sections that look the same on every cgminer-derived firmware: POOLS and SUMMARY."""
+"""Sections that look the same on every cgminer-derived firmware: POOLS, SUMMARY and the program version."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -91,3 +92,34 @@ def apply_summary(status: MinerStatus, reply: Reply | None) -> dict[str, Any]:
     status.best_share = to_int(summary.get("Best Share"))
     status.uptime_seconds = to_float(summary.get("Elapsed"))
     return summary
+
+
+# The mining program's name ends in "miner": CGMiner, BMMiner, GCMiner (Auradine),
+# BDMiner (Bitdeer), SGMiner, BFGMiner, ccminer, innominer (Innosilicon), ... A
+# VERSION key so named holds its version. "Miner" alone is Bitmain's build
+# number, and API, CompileTime, Type, PROD, ... are no programs.
+_PROGRAM_DESCRIPTION = re.compile(r"\s*([A-Za-z][A-Za-z0-9_]*miner\+?)[\s-]+(\S*[0-9]\S*)", re.IGNORECASE)
+
+
+def _program_key(key: Any) -> bool:
+    return isinstance(key, str) and key.lower().endswith("miner") and key.lower() != "miner"
+
+
+def program_version(version: dict[str, Any], *replies: Reply | None) -> tuple[str, str]:
+    """(program, version) of the mining software, the program name lower-cased; ("", "") if unsaid.
+
+    From the first VERSION key named after the program ({"BDMiner": "4.11.1"},
+    {"GCMiner": "0.5"}, {"CGMiner": "4.11.1"}), else from the first STATUS
+    Description of `replies` that starts with one ("bdminer 4.11.1",
+    "cgminer 4.9.2", "innominer a9-1.1.0", "GCMiner-0.5-devsbXXX").
+    """
+    for key, value in version.items():
+        if _program_key(key) and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            text = str(value).strip()
+            if text:
+                return key.lower(), text
+    for reply in replies:
+        match = _PROGRAM_DESCRIPTION.match(reply.description) if reply is not None else None
+        if match:
+            return match.group(1).lower(), match.group(2)
+    return "", ""
