@@ -1,15 +1,17 @@
 """`hashwatch ocean` end to end: the exporter polls a local replay of Ocean's API.
 
-The responses are tests/fixtures/ocean (hand-built from the catalogue of shapes
-other clients have seen; no verbatim Ocean response exists, see SOURCES.md).
+The responses here are tests/fixtures/ocean's hand-built scenario (internally
+consistent, values invented); tests/test_ocean_captures.py replays Ocean's real
+replies where public captures exist (see SOURCES.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
@@ -62,16 +64,23 @@ def ocean_config(server: ReplayServer, interval: float = 0.2, timeout: float = 0
     )
 
 
-@pytest.fixture(scope="module")
-def ocean():
+@contextlib.contextmanager
+def serving_ocean(routes):
+    """The Ocean exporter over a replay server set up by `routes(server)`: yields (server, /metrics URL)."""
     with ReplayServer() as server:
-        healthy_routes(server)
+        routes(server)
         config = ocean_config(server)
         app = AppThread(lambda: OceanExporter(config).app()).start()
         try:
             yield server, f"{app.url}/metrics"
         finally:
             app.stop()
+
+
+@pytest.fixture(scope="module")
+def ocean():
+    with serving_ocean(healthy_routes) as served:
+        yield served
 
 
 def all_up(found) -> bool:
@@ -109,12 +118,14 @@ def test_every_endpoint_is_exported_in_base_units(ocean):
     assert s[("ocean_pool_hashrate_hashes_per_second", (("window", "60s"),))] == float(result_of("pool_hashrate_HANDBUILT.json")["pool_60s"])
     assert s[("ocean_pool_active_users", ())] == 1187 and s[("ocean_pool_active_workers", ())] == 5342
     assert s[("ocean_pool_network_difficulty", ())] == 152271405447597
+    assert s[("ocean_pool_estimated_block_reward_btc", ())] == 3.14124519  # BTC, as Ocean sends it
     assert s[("ocean_pool_last_block_height", ())] == 923874
     assert s[("ocean_pool_last_block_timestamp_seconds", ())] == datetime(2025, 11, 22, 14, 3, 11, tzinfo=timezone.utc).timestamp()
-    # The earnpay range is unix seconds from earnings_since to now.
+    # The earnpay range is dated: from 2020-01-01 (earnings_since 0) to tomorrow, the form known to work.
     earnpay = [r.path for r in server.requests() if r.path.startswith("/v1/earnpay/")][-1]
     _, _, _, _, since, until = earnpay.split("/")
-    assert since == "0" and abs(int(until) - time.time()) < 60
+    today = datetime.now(timezone.utc).date()
+    assert since == "2020-01-01" and until in {str(today + timedelta(days=1)), str(today)}  # `today` if midnight passed
 
 
 def test_exposition_is_valid(ocean):

@@ -135,9 +135,20 @@ def test_ocean_other_quantities_have_ranges():
     refused(parse.parse_pool_stat, {"max_tides_shares": 1e300})
 
 
-@pytest.mark.parametrize("unpaid", ["-0.00000012", -0.001, "-0.01"])
+# "-0.00000001" is the reading another client reported from Ocean (hashrate-autopilot
+# #362: 679,776 -> -1 -> -1 -> 679,776 sat); no capture of the reply itself is public.
+@pytest.mark.parametrize("unpaid", ["-0.00000001", "-0.00000012", -0.001, "-0.01"])
 def test_ocean_slightly_negative_unpaid_is_real(unpaid):
     assert parse.parse_statsnap({"unpaid": unpaid}).unpaid == float(unpaid)
+
+
+def test_ocean_slightly_negative_unpaid_is_exported_as_it_is():
+    from exporters.ocean.metrics import TidesCollector
+
+    info = parse.parse_userinfo_full({"user_full": {"unpaid": "-0.00000001"}, "workers": []})
+    poller = type("P", (), {"value": lambda self, endpoint, address="": info if endpoint == "userinfo_full" else None})()
+    exported = [s.value for f in TidesCollector(poller, [ADDRESS]).collect() for s in f.samples if s.name == "ocean_unpaid_btc"]
+    assert exported == [-0.00000001]
 
 
 @pytest.mark.parametrize("unpaid", [-0.5, -500, "1e9"])

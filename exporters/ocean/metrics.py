@@ -171,7 +171,11 @@ class TidesCollector(_Group):
 
 
 class WorkerCollector(_Group):
-    """Each worker's hashrate by window, last share and TIDES shares."""
+    """Each worker's hashrate by window, last share and TIDES shares.
+
+    The last share is userinfo_full's: Ocean's user_hashrate_full has no
+    per-worker last-share time, so a worker only it lists has none exported.
+    """
 
     def collect(self) -> Iterator[Metric]:
         hashrate = GaugeMetricFamily(
@@ -197,9 +201,8 @@ class WorkerCollector(_Group):
                 windows = {**(snap.hashrate if snap else {}), **(rates.hashrate if rates else {})}
                 for window in sorted(windows, key=_window_order):
                     hashrate.add_metric([address, worker, window], windows[window])
-                seen = [ts for ts in (snap.last_share_ts if snap else None, rates.last_share_ts if rates else None) if ts]
-                if seen:
-                    last_share.add_metric([address, worker], max(seen))
+                if snap and snap.last_share_ts is not None:
+                    last_share.add_metric([address, worker], snap.last_share_ts)
                 if snap and snap.shares_in_tides is not None:
                     shares.add_metric([address, worker], snap.shares_in_tides)
         yield from (hashrate, last_share, shares)
@@ -268,6 +271,10 @@ class PoolCollector(_Group):
             ("ocean_pool_network_difficulty", "Bitcoin network difficulty as the pool reports it.", stat.network_difficulty if stat else None),
             ("ocean_pool_tides_window_shares", "Shares in the pool's current TIDES window.", stat.tides_shares if stat else None),
             ("ocean_pool_tides_window_max_shares", "Size of the TIDES window in shares.", stat.tides_max_shares if stat else None),
+            (
+                "ocean_pool_estimated_block_reward_btc", "Ocean's estimate of the next block's reward: subsidy plus fees.",
+                stat.estimated_block_reward if stat else None,
+            ),
         ):
             family = GaugeMetricFamily(name, doc)
             if value is not None:

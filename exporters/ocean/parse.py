@@ -1,11 +1,13 @@
 """Ocean API results -> typed values, tolerant of the shapes clients have seen.
 
-No verbatim Ocean response is public (tests/fixtures/ocean/SOURCES.md), so the
-parsers accept every shape catalogued by other clients and nothing else:
-numbers as numbers or strings, the `lastest_share_ts` spelling, workers as a
-map or as a list of one-key objects. A field that is missing or not a number is
-None and never exported; a result whose shape is unknown raises ShapeError, so
-the poller counts it and keeps the last good value instead of showing zeros.
+The parsers follow real Ocean replies where public captures exist (statsnap,
+user_hashrate, user_hashrate_full, earnpay, part of pool_stat; see
+tests/fixtures/ocean/SOURCES.md) and the shapes other clients catalogue
+elsewhere, and nothing else: numbers as numbers or strings, the
+`lastest_share_ts` spelling, workers as a map or as a list of one-key objects.
+A field that is missing or not a number is None and never exported; a result
+whose shape is unknown raises ShapeError, so the poller counts it and keeps the
+last good value instead of showing zeros.
 A number outside its quantity's plausible range (the shared ranges of
 hashwatch.numbers, and UNPAID, SHARES and COUNT below; docs/metrics.md lists
 them) raises ImplausibleValue, a ShapeError counted as `implausible`: a
@@ -208,23 +210,24 @@ def parse_userinfo_full(result: Any) -> UserInfo:
 
 @dataclass
 class WorkerHashrate:
+    """A worker's hashrate by window. Ocean's user_hashrate_full carries no
+    last-share time per worker (a real reply has only the hashrate_* windows);
+    a worker's last share comes from userinfo_full alone."""
+
     hashrate: dict[str, float]
-    last_share_ts: float | None
 
 
 def parse_user_hashrate_full(result: Any) -> dict[str, WorkerHashrate]:
-    """/user_hashrate_full: every worker's hashrate over every window."""
+    """/user_hashrate_full: every worker's hashrate over every window.
+
+    A real reply also carries snap_ts, db_ts and the user's totals
+    (`user_hashrate`); only the workers are read here.
+    """
     data = _object(result, "user_hashrate_full")
     if "workers" not in data:
         raise ShapeError("user_hashrate_full: no workers")
     return {
-        name: WorkerHashrate(
-            _windows(entry, _WINDOW, f"user_hashrate_full worker {name!r}"),
-            _time(
-                entry.get("lastest_share_ts", entry.get("latest_share_ts")),
-                f"user_hashrate_full worker {name!r} lastest_share_ts",
-            ),
-        )
+        name: WorkerHashrate(_windows(entry, _WINDOW, f"user_hashrate_full worker {name!r}"))
         for name, entry in _worker_entries(data["workers"], "user_hashrate_full").items()
     }
 
@@ -253,6 +256,18 @@ class EarnPay:
     def last_payout(self) -> Payment | None:
         dated = [p for p in self.payouts if p.ts is not None and p.satoshis is not None]
         return max(dated, key=lambda p: p.ts) if dated else None
+
+    def since(self, start: float) -> EarnPay:
+        """Only what happened at or after `start` (unix s): Ocean is asked by
+        whole days, `earnings_since` is to the second. An entry without a time
+        is kept, as before."""
+        if start <= 0:
+            return self
+
+        def keep(entries: list[Payment]) -> list[Payment]:
+            return [e for e in entries if e.ts is None or e.ts >= start]
+
+        return EarnPay(keep(self.earnings), keep(self.payouts))
 
 
 def parse_earnpay(result: Any) -> EarnPay:
@@ -293,6 +308,9 @@ class PoolStat:
     network_difficulty: float | None
     tides_shares: float | None
     tides_max_shares: float | None
+    # BTC, subsidy plus fees, as a decimal string ("3.13312160" in a 2026 reply).
+    # A reward in satoshis (10^8 too large) is beyond the BTC range: refused.
+    estimated_block_reward: float | None = None
 
 
 def parse_pool_stat(result: Any) -> PoolStat:
@@ -303,6 +321,9 @@ def parse_pool_stat(result: Any) -> PoolStat:
         network_difficulty=DIFFICULTY.number(data.get("network_difficulty"), "pool_stat network_difficulty"),
         tides_shares=SHARES.number(data.get("current_tides_shares"), "pool_stat current_tides_shares"),
         tides_max_shares=SHARES.number(data.get("max_tides_shares"), "pool_stat max_tides_shares"),
+        estimated_block_reward=BTC.number(
+            data.get("current_estimated_block_reward"), "pool_stat current_estimated_block_reward"
+        ),
     )
     if all(value is None for value in vars(parsed).values()):
         raise ShapeError("pool_stat: none of the known fields")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from hashwatch.polling import PollJob
@@ -28,6 +29,27 @@ class Endpoint:
     per_address: bool = True
 
 
+# earnpay is asked for a range of days. Asked with a start alone, Ocean ends the
+# range 30 days later (a 2026 capture: end_ts = start_ts + 30 days), and no
+# capture shows a start of 0 working; a dated start with a future end returns
+# the whole history (another client, 2026; tests/fixtures/ocean/SOURCES.md). So
+# the range runs from the day before `earnings_since` (a day boundary need not
+# be UTC's), 2020-01-01 at the earliest (Ocean started in 2023), to tomorrow;
+# what falls before `earnings_since` is then dropped, to the second (EarnPay.since).
+EARNPAY_FIRST_DAY = date(2020, 1, 1)
+
+
+def _utc_day(seconds: float) -> date:
+    return datetime.fromtimestamp(seconds, timezone.utc).date()
+
+
+def earnpay_path(address: str, since: int, now: float | None = None) -> str:
+    """`earnpay/{address}/{YYYY-MM-DD}/{YYYY-MM-DD}`: the whole history from `since` (unix s) on."""
+    first = max(EARNPAY_FIRST_DAY, _utc_day(since) - timedelta(days=1))
+    end = _utc_day(time.time() if now is None else now) + timedelta(days=1)
+    return f"earnpay/{address}/{first.isoformat()}/{end.isoformat()}"
+
+
 def endpoints(config: OceanConfig) -> list[Endpoint]:
     since = config.earnings_since
     return [
@@ -40,7 +62,7 @@ def endpoints(config: OceanConfig) -> list[Endpoint]:
         Endpoint(
             # The whole history from `earnings_since`: cumulative paid is summed
             # from it, so it survives exporter restarts.
-            "earnpay", lambda a: f"earnpay/{a}/{since}/{int(time.time())}", parse.parse_earnpay,
+            "earnpay", lambda a: earnpay_path(a, since), lambda result: parse.parse_earnpay(result).since(since),
             lambda c: c.intervals.earnings,
         ),
         Endpoint("pool_stat", lambda _: "pool_stat", parse.parse_pool_stat, lambda c: c.intervals.pool, per_address=False),
