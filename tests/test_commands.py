@@ -45,3 +45,19 @@ def test_empty_and_non_string_commands_are_refused():
         check_read_only([])
     with pytest.raises(CommandNotAllowed):
         check_read_only([None])  # type: ignore[list-item]
+
+
+def test_every_registered_parser_declares_only_read_only_commands():
+    """Whatever a parser asks (required, optional or identity commands), encode_request would accept it."""
+    from exporters.cgminer.firmware import PARSERS, parser_for
+    from exporters.cgminer.firmware.detect import DETECTION_SEQUENCE
+
+    parser_for("cgminer")  # families register themselves when first needed
+
+    assert set(DETECTION_SEQUENCE) <= READ_ONLY_COMMANDS
+    assert {"antminer", "whatsminer", "avalon", "braiins", "vnish", "luxos", "cgminer"} <= set(PARSERS)
+    for name, parser in PARSERS.items():
+        declared = set(parser.commands + parser.optional_commands + parser.static_commands)
+        assert declared <= READ_ONLY_COMMANDS, (name, declared - READ_ONLY_COMMANDS)
+        for command in declared:
+            encode_request((command,))
