@@ -14,7 +14,8 @@ from typing import Any, NamedTuple
 from .effects import NO_FAULTS, Plan, compile_plan, edit_reply
 from .faults import ActiveFault, FaultSpec, Reboot
 from .mutate import Moment
-from .profiles import Profile, get_profile, responder_for
+from .profiles import Profile, get_profile
+from .protocol import responder_for
 from .protocol import Request
 
 Clock = Callable[[], float]

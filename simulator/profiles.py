@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -248,11 +247,3 @@ def get_profile(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown simulator profile {name!r}; known: {', '.join(PROFILES)}") from None
-
-
-@cache
-def responder_for(profile: Profile):  # -> simulator.protocol.Responder
-    """The compiled replies of a profile, shared by every miner running it (compiled once)."""
-    from .protocol import Responder  # protocol imports this module
-
-    return Responder(profile)

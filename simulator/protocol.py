@@ -13,6 +13,7 @@ import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from .mutate import Moment, Template, compile_document
@@ -179,3 +180,9 @@ def _capture_uptime(documents: dict[str, Any]) -> float:
                     if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
                         return float(value)
     return 3600.0
+
+
+@cache
+def responder_for(profile: Profile) -> Responder:
+    """The compiled replies of a profile, shared by every miner running it (compiled once)."""
+    return Responder(profile)

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
+from . import antminer, avalon, braiins, generic, luxos, vnish, whatsminer  # noqa: F401  (each registers itself)
 from .base import FirmwareParser
-
-PARSERS: dict[str, type[FirmwareParser]] = {}
-
-
-def register(cls: type[FirmwareParser]) -> type[FirmwareParser]:
-    PARSERS[cls.name] = cls
-    return cls
+from .registry import PARSERS, register
 
 
 def parser_for(name: str) -> FirmwareParser:
-    _load_all()
+    """The parser of a firmware family; the generic cgminer parser for any other name."""
     return PARSERS.get(name, PARSERS["cgminer"])()
-
-
-def _load_all() -> None:
-    # Imported lazily so each module can register itself without import cycles.
-    from . import antminer, avalon, braiins, generic, luxos, vnish, whatsminer  # noqa: F401
 
 
 __all__ = ["FirmwareParser", "PARSERS", "parser_for", "register"]

@@ -30,7 +30,7 @@ from typing import Any
 from ..model import SENSOR_CHIP, SENSOR_INLET, SENSOR_OUTLET, Board, Fan, Fault, MinerStatus
 from ..reply import Reply
 from ..units import bracket_fields, hashrate, to_float, to_int
-from . import register
+from .registry import register
 from .base import FirmwareParser
 from .common import apply_summary, first_present, guarded, parse_pools
 from .generic import AVERAGE, SHORT_WINDOW, nonzero, read_rate, sensor

@@ -19,7 +19,7 @@ from typing import Any
 from ..model import SENSOR_CHIP, SENSOR_PCB, Board, Fan, MinerStatus
 from ..reply import Reply
 from ..units import hashrate, to_float, to_int
-from . import register
+from .registry import register
 from .base import FirmwareParser
 from .common import apply_summary, first_present, guarded, parse_pools
 from .detect import braiins_named

@@ -25,7 +25,7 @@ from typing import Any
 from ..model import SENSOR_PCB, Board, Fan, MinerStatus
 from ..reply import Reply
 from ..units import hashrate, to_float, to_int
-from . import register
+from .registry import register
 from .antminer import rate, rate_unit, read_boards, read_fans, read_power_estimate, split_type, stats_parts
 from .base import FirmwareParser
 from .common import apply_summary, first_present, guarded, parse_pools, program_version

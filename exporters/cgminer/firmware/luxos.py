@@ -15,7 +15,7 @@ from typing import Any
 from ..model import SENSOR_CHIP, SENSOR_INLET, SENSOR_OUTLET, SENSOR_PCB, Board, Fan, MinerStatus
 from ..reply import Reply
 from ..units import to_float, to_int
-from . import register
+from .registry import register
 from .antminer import fill_hashrates, rate, rate_unit, read_boards, read_fans, split_type, stats_parts
 from .base import FirmwareParser
 from .common import apply_summary, first_present, guarded, parse_pools

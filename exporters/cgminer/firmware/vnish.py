@@ -12,7 +12,7 @@ from typing import Any
 from ..model import Fault, MinerStatus
 from ..reply import Reply
 from ..units import to_float
-from . import register
+from .registry import register
 from .antminer import (
     chain_layout,
     fill_hashrates,
