@@ -29,14 +29,13 @@ from exporters.market.economics import epoch_start_height
 from exporters.market.economics import next_retarget_height as next_retarget_height_of
 from exporters.market.model import NetworkSnapshot
 from exporters.market.network import plausible_snapshot
-from hashwatch import __version__, http
-from hashwatch.numbers import HEIGHT, to_float
+from hashwatch import http
+from hashwatch.numbers import HEIGHT, SATOSHIS_PER_BTC, to_float
 from hashwatch.polling import FetchError
 from hashwatch.shape import ShapeError
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = f"hashwatch/{__version__} (+https://github.com/hashwatch/hashwatch)"
 
 # Read-only RPCs. Nothing that changes node state, touches a wallet or the
 # network (stop, sendtoaddress, setban, submitblock, ...) may ever be sent.
@@ -56,7 +55,6 @@ ALLOWED_METHODS = frozenset(
     }
 )
 
-SATS_PER_BTC = 100_000_000
 HASHPS_BLOCKS = 120  # getnetworkhashps window; also what getmininginfo uses
 # estimatesmartfee confirmation target (blocks) -> fee_rates target, named as
 # mempool.space names its estimates (fastestFee: the next block, halfHourFee: 3
@@ -300,7 +298,7 @@ class BitcoindClient:
                 headers={
                     "Authorization": self.auth.authorization(),
                     "Content-Type": "application/json",
-                    "User-Agent": USER_AGENT,
+                    "User-Agent": http.USER_AGENT,
                 },
                 allow_redirects=False,
             ) as response:
@@ -339,7 +337,7 @@ def sat_per_vbyte(btc_per_kvb: float) -> float:
     Rounded to 0.001 sat/vB (1 sat/kvB), the resolution of an 8-decimal BTC/kvB
     figure, so 0.00004011 gives 4.011 and not 4.0110000000000001.
     """
-    return round(btc_per_kvb * SATS_PER_BTC / 1000, 3)
+    return round(btc_per_kvb * SATOSHIS_PER_BTC / 1000, 3)
 
 
 async def snapshot(client: BitcoindClient, fee_blocks: int = 144) -> NetworkSnapshot:
