@@ -1,7 +1,9 @@
 """Simulated miner profiles: which captured reply answers which command, per firmware.
 
-A profile is one real device as recorded: its replies live in
-simulator/captures/<profile>/ (package data, provenance in captures/SOURCES.md).
+A profile is one real device as recorded: its replies are package data under
+simulator/captures/ (provenance in captures/SOURCES.md), the real captures in
+cgminer/<family>/ (the one copy, which the tests read too) and the few replies
+derived from them in <profile>/.
 Nothing here is invented: a command without a capture gets the firmware's own
 "invalid command" error, which is also what the real device does for commands
 its firmware lacks (stock Antminer: estats, devdetails, multi-commands).
@@ -84,8 +86,8 @@ class Profile:
     make: str  # labels as hashwatch reports them (exporters/cgminer/model.py)
     model: str
     firmware: str  # hashwatch firmware family
-    replies: dict[str, str]  # command -> capture file served for it
-    invalid_command: str = "invalid_command.json"  # the firmware's own error shape
+    replies: dict[str, str]  # command -> capture served for it (path under simulator/captures)
+    invalid_command: str  # capture of the firmware's own error shape
     multi_command: bool = True  # accepts {"command": "a+b"}
     cmd_replies: dict[str, str] = field(default_factory=dict)  # btminer API v2 {"cmd": ...}
     noise: float = 0.02  # hashrate varies by +/- this fraction per request
@@ -99,14 +101,18 @@ class Profile:
     def labels(self) -> dict[str, str]:
         return {"make": self.make, "model": self.model, "firmware": self.firmware, "profile": self.name}
 
-    def load(self, filename: str) -> Any:
-        """A capture of this profile, parsed. Read through importlib.resources: works installed."""
-        path = resources.files(__package__).joinpath("captures", self.name, filename)
+    def load(self, capture: str) -> Any:
+        """A capture (path under simulator/captures), parsed. Read through importlib.resources: works installed."""
+        path = resources.files(__package__).joinpath("captures", *capture.split("/"))
         return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _files(*commands: str) -> dict[str, str]:
-    return {command: f"{command}.json" for command in commands}
+def _captured(pattern: str, *commands: str, **others: str) -> dict[str, str]:
+    """{command: capture}: "{}" in `pattern` stands for the command, unless `others` names its capture."""
+    return {command: others.get(command, pattern.format(command)) for command in commands}
+
+
+_BMMINER_ERROR = "cgminer/errors/antminer_s21_invalid_command.json"  # stock bmminer's "cgminer 1.0.0" Code 14
 
 
 # Board, fan and sensor fields per profile, as each firmware's parser in
@@ -180,7 +186,10 @@ PROFILES: dict[str, Profile] = {
             make="Bitmain",
             model="S19 Pro",
             firmware="antminer",
-            replies=_files("version", "summary", "pools", "stats", "devs"),
+            replies=_captured(
+                "cgminer/antminer/s19pro_stock_2022_{}.json", "version", "summary", "pools", "stats", "devs"
+            ),
+            invalid_command=_BMMINER_ERROR,
             multi_command=False,  # stock bmminer answers "a+b" with Code 14
         ),
         Profile(
@@ -189,7 +198,11 @@ PROFILES: dict[str, Profile] = {
             make="Bitmain",
             model="S21",
             firmware="antminer",
-            replies=_files("version", "summary", "pools", "stats", "devs", "config"),
+            replies=_captured(
+                "cgminer/antminer/s21_stock_2024_{}.json", "version", "summary", "pools", "stats", "devs", "config",
+                stats="cgminer/antminer/s21_stock_2024_stats_ABBREVIATED.json",
+            ),
+            invalid_command=_BMMINER_ERROR,
             multi_command=False,
         ),
         Profile(
@@ -199,8 +212,9 @@ PROFILES: dict[str, Profile] = {
             model="M31S",
             firmware="whatsminer",
             # btminer answers "version" with its bare-STATUS "invalid cmd": no capture on purpose.
-            replies=_files("summary", "edevs", "pools"),
-            cmd_replies={"status": "cmd_status.json"},
+            replies=_captured("cgminer/whatsminer/m31s_fw20201202_{}.json", "summary", "edevs", "pools"),
+            invalid_command="cgminer/errors/whatsminer_invalid_cmd_v1.json",
+            cmd_replies={"status": "whatsminer-m31s/cmd_status.json"},
         ),
         Profile(
             name="avalon-1566",
@@ -208,7 +222,13 @@ PROFILES: dict[str, Profile] = {
             make="Canaan",
             model="Avalon 1566",
             firmware="avalon",
-            replies=_files("version", "summary", "devs", "pools", "stats", "estats"),
+            replies=_captured(
+                "cgminer/avalon/avalon1566_fw24102401_{}.json",
+                *("version", "summary", "devs", "pools", "stats", "estats"),
+                summary="avalon-1566/summary.json",  # none captured: derived
+                estats="cgminer/avalon/avalon1566_fw24102401_stats.json",  # it answered estats with its stats reply
+            ),
+            invalid_command="avalon-1566/invalid_command.json",
         ),
         Profile(
             name="braiins-s9",
@@ -216,9 +236,14 @@ PROFILES: dict[str, Profile] = {
             make="Bitmain",
             model="S9",
             firmware="braiins",
-            replies=_files(
-                "version", "summary", "pools", "devs", "fans", "temps", "devdetails", "tempctrl", "tunerstatus"
+            replies=_captured(
+                "cgminer/braiins/s9_bosplus_0.2.0_{}.json",
+                *("version", "summary", "pools", "devs", "fans", "temps", "devdetails", "tempctrl", "tunerstatus"),
+                devdetails="cgminer/braiins/bos_docs_devdetails.json",  # Braiins' documentation examples
+                tempctrl="cgminer/braiins/bos_docs_tempctrl.json",
+                tunerstatus="cgminer/braiins/bos_docs_tunerstatus.json",
             ),
+            invalid_command="braiins-s9/invalid_command.json",
         ),
         Profile(
             name="vnish-s21pro",
@@ -226,8 +251,12 @@ PROFILES: dict[str, Profile] = {
             make="Bitmain",
             model="S21 Pro",
             firmware="vnish",
-            # version.json is VNish's captured error reply to "version".
-            replies=_files("version", "summary", "pools", "stats", "devdetails"),
+            # VNish's captured error reply to "version" is also its error for any unknown command.
+            replies=_captured(
+                "cgminer/vnish/s21pro_vnish127_{}.json", "version", "summary", "pools", "stats", "devdetails",
+                version="cgminer/vnish/s21pro_vnish127_version_error.json",
+            ),
+            invalid_command="cgminer/vnish/s21pro_vnish127_version_error.json",
             multi_command=False,  # no capture shows VNish answering "a+b": assume it does not
         ),
         Profile(
@@ -236,7 +265,11 @@ PROFILES: dict[str, Profile] = {
             make="Bitmain",
             model="S19k Pro",
             firmware="luxos",
-            replies=_files("version", "summary", "pools", "stats", "devs", "fans", "temps", "power", "config"),
+            replies=_captured(
+                "cgminer/luxos/s19kpro_luxos2025_{}.json",
+                *("version", "summary", "pools", "stats", "devs", "fans", "temps", "power", "config"),
+            ),
+            invalid_command="luxos-s19kpro/invalid_command.json",
         ),
     )
 }

@@ -14,13 +14,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from exporters.market.bitcoind import (
-    BitcoindAuth,
-    BitcoindClient,
-    BitcoindError,
-    sat_per_vbyte,
-    snapshot,
-)
+from exporters.market.bitcoind import BitcoindAuth, BitcoindClient, BitcoindError
+from exporters.market.node import sat_per_vbyte, snapshot
 from exporters.market.model import FEE_TARGETS
 from exporters.market.network import parse_mempool_fees
 from hashwatch.shape import ShapeError

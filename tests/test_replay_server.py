@@ -8,14 +8,14 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
 
+from tests.cgminer_fixtures import fixture_path
 from tests.replay_server import Recorded, ReplayServer, Reply
 
-FIXTURE = Path(__file__).parent / "fixtures/cgminer/errors/antminer_s21_invalid_command.json"
+FIXTURE = fixture_path("errors/antminer_s21_invalid_command.json")
 TIMEOUT = 5  # generous client timeout for requests that should be answered
 
 

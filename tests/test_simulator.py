@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import socket
@@ -14,8 +15,8 @@ from click.testing import CliRunner
 from simulator import PROFILES, FleetThread, SimulatedFleet, fleet_addresses
 from simulator.cli import simulate
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cgminer"
-CAPTURES = Path(__file__).parent.parent / "simulator" / "captures"
+TESTS = Path(__file__).parent
+CAPTURES = TESTS.parent / "simulator" / "captures"
 
 
 class ManualClock:
@@ -63,6 +64,12 @@ def command(name: str, **extra: str) -> bytes:
     return json.dumps({"command": name, **extra}).encode()
 
 
+def captured_reply(profile: str, name: str) -> dict:
+    """The capture a profile serves for a command, parsed."""
+    spec = PROFILES[profile]
+    return spec.load(spec.replies[name])
+
+
 def status(body: dict) -> dict:
     block = body["STATUS"]
     return block[0] if isinstance(block, list) else body
@@ -91,27 +98,8 @@ def request(fleet: SimulatedFleet, profile: str, payload: bytes) -> dict:
 
 # -- captures ------------------------------------------------------------------------------
 
-# profile -> {capture file: fixture}; "{}" in a fixture name stands for the command.
-_COPIES = {
-    "antminer-s19pro": ("antminer/s19pro_stock_2022_{}.json", "version summary pools stats devs"),
-    "antminer-s21": ("antminer/s21_stock_2024_{}.json", "version summary pools devs config"),
-    "whatsminer-m31s": ("whatsminer/m31s_fw20201202_{}.json", "summary edevs pools"),
-    "avalon-1566": ("avalon/avalon1566_fw24102401_{}.json", "version devs pools stats estats"),
-    "braiins-s9": ("braiins/s9_bosplus_0.2.0_{}.json", "version summary pools fans temps devs"),
-    "vnish-s21pro": ("vnish/s21pro_vnish127_{}.json", "stats summary pools devdetails"),
-    "luxos-s19kpro": ("luxos/s19kpro_luxos2025_{}.json", "version summary pools stats devs fans temps power config"),
-}
-VERBATIM = {
-    f"{profile}/{c}.json": pattern.format(c) for profile, (pattern, cmds) in _COPIES.items() for c in cmds.split()
-} | {
-    **{f"braiins-s9/{c}.json": f"braiins/bos_docs_{c}.json" for c in ("devdetails", "tempctrl", "tunerstatus")},
-    "antminer-s19pro/invalid_command.json": "errors/antminer_s21_invalid_command.json",
-    "antminer-s21/stats.json": "antminer/s21_stock_2024_stats_ABBREVIATED.json",
-    "antminer-s21/invalid_command.json": "errors/antminer_s21_invalid_command.json",
-    "whatsminer-m31s/invalid_command.json": "errors/whatsminer_invalid_cmd_v1.json",
-    "vnish-s21pro/version.json": "vnish/s21pro_vnish127_version_error.json",
-    "vnish-s21pro/invalid_command.json": "vnish/s21pro_vnish127_version_error.json",
-}
+# Replies derived from real captures (not verbatim), documented in simulator/captures/SOURCES.md;
+# every real capture is under captures/cgminer/, stored once.
 DERIVED = {
     "whatsminer-m31s/cmd_status.json",
     "avalon-1566/summary.json",
@@ -121,14 +109,33 @@ DERIVED = {
 }
 
 
-def test_captures_are_verbatim_fixture_copies_except_documented_derivations():
-    present = {str(p.relative_to(CAPTURES)) for p in CAPTURES.rglob("*.json")}
-    assert present == set(VERBATIM) | DERIVED
-    for copy, fixture in VERBATIM.items():
-        assert (CAPTURES / copy).read_bytes() == (FIXTURES / fixture).read_bytes(), copy
+def test_no_capture_is_stored_twice():
+    first: dict[str, Path] = {}
+    twice = []
+    for root in (CAPTURES, TESTS / "fixtures"):
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest in first:
+                twice.append((str(first[digest]), str(path)))
+            else:
+                first[digest] = path
+    assert twice == []
+    # Real CGMiner captures have one home, simulator/captures/cgminer (tests read them through cgminer_fixtures).
+    assert [p for p in (TESTS / "fixtures" / "cgminer").rglob("*") if p.is_file()] == []
+
+
+def test_every_profile_capture_exists_and_derived_ones_are_documented():
+    served = set()
     for name, profile in PROFILES.items():
-        for filename in [*profile.replies.values(), *profile.cmd_replies.values(), profile.invalid_command]:
-            assert f"{name}/{filename}" in present
+        for capture in [*profile.replies.values(), *profile.cmd_replies.values(), profile.invalid_command]:
+            assert (CAPTURES / capture).is_file(), (name, capture)
+            served.add(capture)
+    outside = {p.relative_to(CAPTURES).as_posix() for p in CAPTURES.rglob("*.json")} - {
+        p.relative_to(CAPTURES).as_posix() for p in (CAPTURES / "cgminer").rglob("*.json")
+    }
+    assert outside == DERIVED and DERIVED <= served
+    sources = (CAPTURES / "SOURCES.md").read_text()
+    assert all(f"`{capture}`" in sources for capture in DERIVED)
 
 
 # -- protocol per profile ------------------------------------------------------------------
@@ -249,7 +256,7 @@ def test_request_framing_with_and_without_half_close_and_split_packets(fleet):
 
 
 def test_hashrate_moves_within_two_percent_and_types_are_kept(fleet, clock):
-    nominal = PROFILES["antminer-s19pro"].load("summary.json")["SUMMARY"][0]
+    nominal = captured_reply("antminer-s19pro", "summary")["SUMMARY"][0]
     first = request(fleet, "antminer-s19pro", command("summary"))["SUMMARY"][0]
     second = request(fleet, "antminer-s19pro", command("summary"))["SUMMARY"][0]
     assert first["GHS 5s"] != second["GHS 5s"]
@@ -262,7 +269,7 @@ def test_hashrate_moves_within_two_percent_and_types_are_kept(fleet, clock):
 
 
 def test_one_factor_per_request_across_totals_and_boards(fleet):
-    captured = PROFILES["antminer-s19pro"].load("stats.json")["STATS"][1]
+    captured = captured_reply("antminer-s19pro", "stats")["STATS"][1]
     stats = request(fleet, "antminer-s19pro", command("stats"))["STATS"][1]
     factor = stats["GHS 5s"] / captured["GHS 5s"]
     for chain in ("chain_rate1", "chain_rate2", "chain_rate3"):
@@ -300,7 +307,7 @@ def test_counters_and_clock_follow_wall_time(fleet, clock):
 
 def test_avalon_bracket_strings_move_too(fleet):
     mm = request(fleet, "avalon-1566", command("stats"))["STATS"][0]["MM ID0"]
-    captured = PROFILES["avalon-1566"].load("stats.json")["STATS"][0]["MM ID0"]
+    captured = captured_reply("avalon-1566", "stats")["STATS"][0]["MM ID0"]
     ghs = float(re.search(r"GHSmm\[([\d.]+)\]", mm).group(1))
     assert abs(ghs / 201920.42 - 1) <= 0.02 + 1e-6
     assert re.search(r"GHSavg\[\d+\.\d{2}\]", mm)

@@ -23,7 +23,7 @@ import requests
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from exporters.market import bitcoind, network, prices
+from exporters.market import network, prices
 from exporters.market.config import MarketConfig
 from exporters.market.model import NetworkSnapshot
 from exporters.market.server import MarketExporter
@@ -209,6 +209,7 @@ def test_market_other_quantities_have_ranges():
 
 
 def test_bitcoind_snapshot_refuses_absurd_values():
+    from exporters.market.node import snapshot
     from tests.jsonrpc_server import JsonRpcServer
     from tests.test_market_bitcoind import CHAIN, METHODS, PASSWORD, USER, run
 
@@ -216,9 +217,9 @@ def test_bitcoind_snapshot_refuses_absurd_values():
         return JsonRpcServer(dict(METHODS, getblockchaininfo=dict(CHAIN, **chain)), user=USER, password=PASSWORD)
 
     with node_with(difficulty=5e-324) as node:
-        refused(run, node, bitcoind.snapshot, match="bitcoind: difficulty")
+        refused(run, node, snapshot, match="bitcoind: difficulty")
     with node_with(blocks=10**19) as node:
-        refused(run, node, bitcoind.snapshot, match="getblockchaininfo.blocks")
+        refused(run, node, snapshot, match="getblockchaininfo.blocks")
         assert node.batch_sizes == [8]  # refused before asking about blocks at an absurd height
 
 
@@ -369,7 +370,7 @@ def ocean():
 
 
 def ocean_up(found) -> bool:
-    return sum(1 for (name, _), v in found.items() if name == "ocean_api_up" and v == 1) == 7
+    return sum(1 for (name, _), v in found.items() if name == "hashwatch_ocean_api_up" and v == 1) == 7
 
 
 def test_ocean_absurd_replies_keep_the_last_good_values_and_metrics_answer(ocean):
@@ -389,11 +390,11 @@ def test_ocean_absurd_replies_keep_the_last_good_values_and_metrics_answer(ocean
         server.route("/v1/pool_stat", Reply.json(pool_stat))
         for bad in (huge, negative):
             now = samples(requests.get(url, timeout=5).text)
-            seen = implausible_count(now, "ocean_api_requests_total", endpoint="earnpay")
+            seen = implausible_count(now, "hashwatch_ocean_api_requests_total", endpoint="earnpay")
             server.route_prefix(f"/v1/earnpay/{ADDRESS}/", Reply.json(bad))
-            after = wait_for(url, lambda f: implausible_count(f, "ocean_api_requests_total", endpoint="earnpay") > seen + 1
-                             and implausible_count(f, "ocean_api_requests_total", endpoint="pool_stat") >= 1
-                             and implausible_count(f, "ocean_api_requests_total", endpoint="user_hashrate") >= 1)
+            after = wait_for(url, lambda f: implausible_count(f, "hashwatch_ocean_api_requests_total", endpoint="earnpay") > seen + 1
+                             and implausible_count(f, "hashwatch_ocean_api_requests_total", endpoint="pool_stat") >= 1
+                             and implausible_count(f, "hashwatch_ocean_api_requests_total", endpoint="user_hashrate") >= 1)
             status, during = status_and_samples(url)
             assert status == 200
             for found in (after, during):
@@ -403,7 +404,7 @@ def test_ocean_absurd_replies_keep_the_last_good_values_and_metrics_answer(ocean
                     ("ocean_pool_network_difficulty", ()),
                 ):
                     assert found[(name, labels)] == before[(name, labels)], name
-            assert after[("ocean_api_up", (("address", ADDRESS), ("endpoint", "earnpay")))] == 0
+            assert after[("hashwatch_ocean_api_up", (("address", ADDRESS), ("endpoint", "earnpay")))] == 0
     finally:
         healthy_routes(server)
     # Ocean recovers: the counters carry on from the good history, not pinned by what was refused.
@@ -420,7 +421,7 @@ def test_ocean_metrics_answer_whatever_got_into_the_cache(ocean):
     good = state.value
     server.route("/v1/pool_hashrate", Reply(status=503))  # failing polls keep whatever is cached
     try:
-        wait_for(url, lambda f: f.get(("ocean_api_up", (("address", ""), ("endpoint", "pool_hashrate")))) == 0)
+        wait_for(url, lambda f: f.get(("hashwatch_ocean_api_up", (("address", ""), ("endpoint", "pool_hashrate")))) == 0)
         # As if a parser had let it through: the render guard still answers, without the value.
         state.value = {"60s": 10**400, "300s": math.inf, "600s": 2e18}
         status, found = status_and_samples(url)
@@ -457,7 +458,7 @@ def market():
 
 
 def market_up(found) -> bool:
-    ups = [v for (name, _), v in found.items() if name == "market_source_up"]
+    ups = [v for (name, _), v in found.items() if name == "hashwatch_market_source_up"]
     return len(ups) == 10 and all(ups)
 
 
@@ -491,15 +492,15 @@ def test_market_absurd_replies_keep_the_last_good_values_and_metrics_answer(mark
         for path, reply in bad.items():
             server.route(path, reply)
         after = wait_for(url, lambda f: all(
-            implausible_count(f, "market_source_requests_total", source=s, endpoint=e) >= 2 for s, e in refused_by
+            implausible_count(f, "hashwatch_market_source_requests_total", source=s, endpoint=e) >= 2 for s, e in refused_by
         ))
         status, during = status_and_samples(url)
     finally:
         healthy_market(server)
     assert status == 200
     for s, e in refused_by:
-        assert implausible_count(after, "market_source_requests_total", source=s, endpoint=e) >= 2, (s, e)
-        assert after[("market_source_up", source(s, e))] == 0
+        assert implausible_count(after, "hashwatch_market_source_requests_total", source=s, endpoint=e) >= 2, (s, e)
+        assert after[("hashwatch_market_source_up", source(s, e))] == 0
     for found in (after, during):
         # The last good values, from the same sources: never 1e12, 1e308, 5e-324 or 10^30.
         for name, labels in (
@@ -524,7 +525,7 @@ def test_market_metrics_answer_whatever_got_into_the_cache(market):
     good = state.value
     server.route("/api/blocks/tip/height", Reply(status=503))  # failing polls keep whatever is cached
     try:
-        wait_for(url, lambda f: f.get(("market_source_up", source("mempool", "tip_height"))) == 0)
+        wait_for(url, lambda f: f.get(("hashwatch_market_source_up", source("mempool", "tip_height"))) == 0)
         state.value = NetworkSnapshot(source="mempool", height=10**400)  # as if a parser had let it through
         status, found = status_and_samples(url)
     finally:
@@ -548,6 +549,6 @@ def test_docs_list_every_plausible_range():
     assert set(rows) == {quantity for quantity, _ in PLAUSIBLE_RANGES}
     for plausible in PLAUSIBLE_RANGES.values():
         assert plausible.describe() in rows[plausible.quantity], plausible
-    for name in ("ocean_api_requests_total", "market_source_requests_total"):
+    for name in ("hashwatch_ocean_api_requests_total", "hashwatch_market_source_requests_total"):
         row = next(line for line in DOCS.read_text().splitlines() if line.startswith(f"| `{name}` "))
         assert "`implausible`" in row

@@ -6,6 +6,10 @@ source name and only the fields that reply reports, in base units (H/s, unix
 seconds, satoshis, ratios). A poller calls the ENDPOINTS of a source and folds
 the partial snapshots together with NetworkSnapshot.merged().
 
+Why over 400 lines: every endpoint's parser, its plausible ranges and the
+table of paths and merge order (ENDPOINTS) are read together when a source
+changes its API; split by source, the merge order would span files.
+
 The sources mix units (tests/fixtures/price_network/SOURCES.md): mempool.space
 writes some times in milliseconds and others in seconds, percentages where we
 keep ratios, sats as strings and hashrates above 2^53; blockchain.info writes
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporters.market.model import NetworkSnapshot
-from exporters.market.economics import RETARGET_INTERVAL
+from hashwatch.consensus import RETARGET_INTERVAL
 from hashwatch.numbers import (
     DIFFICULTY,
     HASHRATE,
@@ -121,7 +125,7 @@ _SNAPSHOT_RANGES: dict[str, Plausible] = {
 def plausible_snapshot(snapshot: NetworkSnapshot, where: str) -> NetworkSnapshot:
     """The snapshot, if every value it carries is plausible; ImplausibleValue naming the first that is not.
 
-    Every parser here and bitcoind.snapshot() return through it.
+    Every parser here and node.snapshot() return through it.
     """
     for name, plausible in _SNAPSHOT_RANGES.items():
         plausible.check(getattr(snapshot, name), f"{where}: {name}")

@@ -17,10 +17,10 @@ from typing import Any
 
 import aiohttp
 
-from hashwatch import http
+from hashwatch import consensus, http
 from hashwatch.polling import FetchError, PollJob, Poller, PollState
 
-from . import bitcoind, economics, network, prices
+from . import bitcoind, network, node, prices
 from .config import MarketConfig
 from .model import NetworkSnapshot, PriceQuote
 
@@ -71,10 +71,10 @@ def _bitcoind_fetcher(session: aiohttp.ClientSession, config: MarketConfig, cloc
             except ValueError as exc:
                 raise FetchError("unauthorized", str(exc)) from None
             clients.append(bitcoind.BitcoindClient(session, settings.url, auth, settings.timeout_seconds))
-        snapshot = await bitcoind.snapshot(clients[0], settings.fee_blocks)
+        snapshot = await node.snapshot(clients[0], settings.fee_blocks)
         if snapshot.height is not None and snapshot.previous_retarget_time is not None:
             # The node has no retarget estimate of its own: extrapolate this epoch's pace.
-            estimate = economics.estimate_retarget(snapshot.height, snapshot.previous_retarget_time, clock())
+            estimate = consensus.estimate_retarget(snapshot.height, snapshot.previous_retarget_time, clock())
             if estimate is not None:
                 snapshot.estimated_difficulty_change, snapshot.estimated_retarget_time = estimate
         return snapshot
