@@ -21,8 +21,8 @@ from exporters.cgminer.discover import (
     parse_labels,
     scan_hosts,
 )
-from exporters.cgminer.fleet import read_file_sd
-from hashwatch.cli import main
+from exporters.cgminer.targets import read_file_sd
+from hashwatch.app.cli import main
 from simulator import PROFILES, FleetThread, SimulatedFleet
 from tests.simulated_identity import IDENTITY
 

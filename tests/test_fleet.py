@@ -5,7 +5,8 @@ import json
 
 from exporters.cgminer.client import ClientSettings
 from exporters.cgminer.config import FleetConfig, MinerTarget
-from exporters.cgminer.fleet import Fleet, label_names_of, read_file_sd
+from exporters.cgminer.fleet import Fleet
+from exporters.cgminer.targets import label_names_of, read_file_sd
 
 SETTINGS = ClientSettings(connect_timeout=1, request_timeout=2)
 

@@ -8,8 +8,16 @@ Where things live:
   units.py      hashrate units and the number formats firmwares emit
   model.py      the normalized miner model every firmware parser produces
   firmware/     detection and one parser per firmware family
+  memory.py     what is remembered of a miner between scrapes, bounded in bytes
   scrape.py     one scrape of one miner: detect, request, parse, never raise
-  metrics.py    normalized model -> Prometheus metric families
-  fleet.py      fleet mode: static targets and file_sd files, bounded concurrency
+  exposition.py the hand-written Prometheus text writer the metrics use
+  metrics.py    normalized model -> Prometheus metric families (and the label names they use)
+  labels.py     which names a fleet target's own labels may have (config, file_sd, discover)
+  targets.py    fleet targets: static miners and file_sd files, their label values
+  fleet_scrape.py  one process scrapes a target list in lanes, rendering as results arrive
+  workers.py    the target list sharded over worker processes running fleet_scrape
+  fleet.py      fleet mode facade: targets, then in-process or worker scraping
+  config.py     the `cgminer:` section of hashwatch.yml
+  discover.py   `hashwatch discover`: scan networks, write a file_sd file
   server.py     HTTP: /probe, /metrics, /
 """

@@ -10,14 +10,14 @@ from pydantic import Field, field_validator
 from hashwatch.config import ConfigSection
 
 from .client import DEFAULT_PORT, split_target
-from .metrics import RESERVED_LABELS
+from .labels import LABEL_NAME_PATTERN, target_label_problem
 
 # Private ranges and loopback: enough for a farm's LAN, while /probe cannot be
 # turned into a scanner of the internet.
 DEFAULT_ALLOWED = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "127.0.0.0/8", "fc00::/7", "::1/128")
 
 Seconds = Annotated[float, Field(gt=0, le=300)]
-LabelName = Annotated[str, Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")]
+LabelName = Annotated[str, Field(pattern=LABEL_NAME_PATTERN)]
 
 
 class MinerTarget(ConfigSection):
@@ -32,10 +32,10 @@ class MinerTarget(ConfigSection):
 
     @field_validator("labels")
     @classmethod
-    def _no_reserved(cls, value: dict[str, str]) -> dict[str, str]:
-        reserved = RESERVED_LABELS & set(value)
-        if reserved:
-            raise ValueError(f"label names {sorted(reserved)} are used by hashwatch's own metrics")
+    def _allowed_names(cls, value: dict[str, str]) -> dict[str, str]:
+        problems = [f"label {name}: {problem}" for name in value if (problem := target_label_problem(name))]
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
 

@@ -14,7 +14,6 @@ import contextlib
 import ipaddress
 import json
 import os
-import re
 import socket
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from typing import Any
 import click
 
 from .client import DEFAULT_PORT, ClientSettings
-from .metrics import RESERVED_LABELS
+from .labels import target_label_problem
 from .model import MinerStatus
 from .memory import MinerMemory
 from .scrape import scrape
@@ -51,7 +50,6 @@ NOT_A_MINER = {
 }
 EXAMPLES_PER_REASON = 5
 
-_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 # Labels discovery writes itself; --label must not override them.
 OWN_LABELS = ("site", "make", "model", "firmware")
 
@@ -114,15 +112,14 @@ def parse_labels(pairs: Sequence[str], site: str | None) -> dict[str, str]:
     for pair in pairs:
         name, eq, value = pair.partition("=")
         name = name.strip()
-        if not eq or not _LABEL_NAME.match(name) or not value:
+        if not eq or not name or not value:
             raise DiscoverError(f"--label {pair!r}: expected NAME=VALUE with NAME like rack or room_2")
-        if name.startswith("__"):
-            raise DiscoverError(f"--label {name}: names starting with __ are reserved by Prometheus")
         if name in OWN_LABELS:
             hint = "use --site" if name == "site" else "it is detected from the miner"
             raise DiscoverError(f"--label {name}: {hint}")
-        if name in RESERVED_LABELS:
-            raise DiscoverError(f"--label {name}: the name is used by hashwatch's own metrics")
+        problem = target_label_problem(name)
+        if problem:
+            raise DiscoverError(f"--label {name}: {problem}")
         if name in labels:
             raise DiscoverError(f"--label {name} given twice")
         labels[name] = value

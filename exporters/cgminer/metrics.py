@@ -20,6 +20,9 @@ from .scrape import ScrapeResult
 
 log = logging.getLogger(__name__)
 
+# The label naming each miner in fleet mode (its address); a target's own labels follow it.
+MINER_LABEL = "miner"
+
 
 @dataclass(slots=True)
 class MinerSample:
@@ -225,13 +228,6 @@ class PoolCollector(_Group):
             self.shares.add(values, p.stale, p.index, "stale")
 
 
-# Label names the collectors use themselves; a fleet target label with one of
-# these names would make a family with duplicate label names.
-RESERVED_LABELS = frozenset(
-    {"miner", "board", "sensor", "fan", "pool", "url", "user", "worker", "result", "reason", "code",
-     "make", "model", "firmware", "firmware_version", "estimated"}
-)
-
 COLLECTORS: tuple[type[_Group], ...] = (
     ScrapeCollector,
     IdentityCollector,
@@ -304,8 +300,15 @@ class Renderer:
         return self.chunks
 
 
+_FAMILIES = Renderer(()).families
+
 # HELP/TYPE lines do not depend on the data: built once, in family order.
-HEADERS: tuple[bytes, ...] = tuple(family.header().encode() for family in Renderer(()).families)
+HEADERS: tuple[bytes, ...] = tuple(family.header().encode() for family in _FAMILIES)
+
+# Label names hashwatch's own metrics use: `miner` and every family's own
+# labels, read from the collectors. A fleet target label with one of these
+# names would give a family two labels of the same name (see labels.py).
+RESERVED_LABELS: frozenset[str] = frozenset({MINER_LABEL, *(name for family in _FAMILIES for name in family.extra)})
 
 
 def render(samples: Sequence[MinerSample], label_names: Sequence[str]) -> bytes:

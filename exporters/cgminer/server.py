@@ -1,4 +1,5 @@
-"""HTTP side of the CGMiner exporter: /probe (multi-target), /metrics, and a landing page."""
+"""HTTP side of the CGMiner exporter: the service shell (hashwatch.service) plus /probe (multi-target)
+and, in fleet mode, every miner on /metrics after the exporter's own metrics."""
 
 from __future__ import annotations
 
@@ -10,11 +11,9 @@ import socket
 import time
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client import GCCollector, PlatformCollector, ProcessCollector, disable_created_metrics
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from hashwatch import __version__
-from hashwatch.process import release_free_memory
+from hashwatch.service import Service
 from hashwatch.web import PROMETHEUS_TEXT
 
 from .client import ClientSettings, split_target
@@ -26,18 +25,12 @@ from .scrape import ScrapeResult, scrape
 
 log = logging.getLogger(__name__)
 
-# `*_created` series double the exporter's own output and no dashboard uses them.
-disable_created_metrics()
-
 
 class SelfMetrics:
-    """The exporter's own health, on /metrics."""
+    """The exporter's own health, on /metrics (registered on the service's registry)."""
 
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
-        for collector in (ProcessCollector, PlatformCollector, GCCollector):
-            collector(registry=self.registry)
-        r = self.registry
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
         self.probes = Counter("hashwatch_cgminer_probes", "Probes served, by result.", ["result"], registry=r)
         self.errors = Counter(
             "hashwatch_cgminer_scrape_errors", "Failed miner scrapes (probe and fleet), by reason.", ["reason"], registry=r
@@ -59,14 +52,17 @@ class SelfMetrics:
             registry=r,
         )
         self.fleet_bytes = Gauge("hashwatch_cgminer_fleet_render_bytes", "Size of the last fleet exposition.", registry=r)
-        self.build_info = Gauge("hashwatch_build_info", "hashwatch version.", ["version"], registry=r)
-        self.build_info.labels(__version__).set(1)
         for result in ("success", "failure"):
             self.probes.labels(result)
 
 
-class Exporter:
+class Exporter(Service):
+    name = "cgminer"
+    title = "hashwatch CGMiner exporter"
+    trim_memory_after_metrics = True  # a fleet scrape moves tens of megabytes of text
+
     def __init__(self, config: CgminerConfig):
+        super().__init__()
         self.config = config
         self.settings = ClientSettings(
             connect_timeout=config.connect_timeout_seconds,
@@ -74,7 +70,7 @@ class Exporter:
             max_reply_bytes=config.max_reply_bytes,
         )
         self.networks = config.networks()
-        self.self_metrics = SelfMetrics()
+        self.self_metrics = SelfMetrics(self.registry)
         self.fleet = Fleet(
             config.fleet,
             self.settings,
@@ -147,48 +143,37 @@ class Exporter:
         # Rendered from this probe's result alone: nothing from another miner can leak in.
         return web.Response(body=render([MinerSample((), result)], ()), headers={"Content-Type": PROMETHEUS_TEXT})
 
-    async def metrics(self, request: web.Request) -> web.StreamResponse:
-        scrape = None
-        if self.fleet.enabled:
-            started = time.perf_counter()
-            scrape = await self.fleet.collect(self._timeout(request, self.config.fleet.timeout_seconds))
-            m = self.self_metrics
-            m.fleet_targets.set(scrape.targets)
-            m.fleet_up.set(scrape.up)
-            m.fleet_duration.set(time.perf_counter() - started)
-            m.fleet_render.set(scrape.render_seconds)
-            m.fleet_bytes.set(scrape.size)
+    async def exposition(self, request: web.Request) -> list[bytes]:
+        """The exporter's own metrics, then the fleet's text as the fleet scrape rendered it."""
+        if not self.fleet.enabled:
+            return [self.render_registry()]
+        started = time.perf_counter()
+        scrape = await self.fleet.collect(self._timeout(request, self.config.fleet.timeout_seconds))
+        m = self.self_metrics
+        m.fleet_targets.set(scrape.targets)
+        m.fleet_up.set(scrape.up)
+        m.fleet_duration.set(time.perf_counter() - started)
+        m.fleet_render.set(scrape.render_seconds)
+        m.fleet_bytes.set(scrape.size)
         # Rendered after the fleet scrape, so they include it.
-        own = generate_latest(self.self_metrics.registry)
-        chunks = [own, *scrape.chunks()] if scrape is not None else [own]
-        # Written piece by piece: joining a 10,000-miner exposition would copy 50 MB.
-        response = web.StreamResponse(headers={"Content-Type": PROMETHEUS_TEXT})
-        response.content_length = sum(len(chunk) for chunk in chunks)
-        await response.prepare(request)
-        for chunk in chunks:
-            await response.write(chunk)
-        await response.write_eof()
-        del chunks, scrape
-        release_free_memory()
-        return response
+        return [self.render_registry(), *scrape.chunks()]
 
-    async def _close(self, _application: web.Application) -> None:
+    async def start(self) -> None:
+        if self.fleet.enabled:
+            self.fleet.targets()  # read the file_sd files once: ready means the targets are known
+
+    async def stop(self) -> None:
         await self.fleet.close()
 
-    async def index(self, request: web.Request) -> web.Response:
-        fleet = f"{len(self.fleet.targets())} miners in fleet mode" if self.fleet.enabled else "fleet mode off"
-        page = f"""<!doctype html><html><head><title>hashwatch CGMiner exporter</title></head><body>
-<h1>hashwatch CGMiner exporter</h1><p>version {html.escape(__version__)}; {html.escape(fleet)}</p>
-<ul><li><a href="metrics">/metrics</a>: the exporter's own metrics{' and the fleet' if self.fleet.enabled else ''}</li>
-<li><form action="probe" method="get"><label>/probe?target=<input name="target" placeholder="192.168.1.20:4028"></label>
-<input type="submit" value="Probe"></form></li></ul>
-<p>Allowed targets: {html.escape(', '.join(self.config.allowed_targets))}</p></body></html>"""
-        return web.Response(text=page, content_type="text/html")
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/probe", self.probe)]
 
-    def app(self) -> web.Application:
-        application = web.Application()
-        application.on_cleanup.append(self._close)
-        application.add_routes(
-            [web.get("/", self.index), web.get("/probe", self.probe), web.get("/metrics", self.metrics)]
-        )
-        return application
+    def description(self) -> str:
+        if self.fleet.enabled:
+            fleet = f"{len(self.fleet.targets())} miners in fleet mode: /metrics serves the exporter's own metrics and the fleet"
+        else:
+            fleet = "fleet mode off: /metrics serves the exporter's own metrics"
+        return f"""<p>{html.escape(fleet)}</p>
+<form action="probe" method="get"><label>/probe?target=<input name="target" placeholder="192.168.1.20:4028"></label>
+<input type="submit" value="Probe"></form>
+<p>Allowed targets: {html.escape(', '.join(self.config.allowed_targets))}</p>"""

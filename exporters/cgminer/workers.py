@@ -1,4 +1,4 @@
-"""Fleet shards in worker processes (`fleet.workers`).
+"""Fleet shards in worker processes (`fleet.workers`), each running `fleet_scrape.FleetScraper`.
 
 One Python process scrapes and renders on one core; a farm of 10,000 miners
 needs more. Each target belongs to one worker, chosen by a stable hash of its
@@ -29,9 +29,10 @@ from typing import Any, BinaryIO
 from hashwatch.process import keep_large_buffers_returnable, release_free_memory, tune_garbage_collector
 
 from .client import ClientSettings
-from .fleet import FleetScrape, FleetScraper, FleetTarget, sample_of
-from .metrics import HEADERS, Renderer
+from .fleet_scrape import FleetScrape, FleetScraper, ShardRenderer
+from .metrics import HEADERS
 from .scrape import ScrapeResult
+from .targets import FleetTarget
 
 log = logging.getLogger(__name__)
 
@@ -178,11 +179,11 @@ class WorkerPool:
 
 
 def _failed_shard(targets: list[FleetTarget], label_names: list[str], message: str) -> FleetScrape:
-    renderer = Renderer(label_names)
+    shard = ShardRenderer(label_names)
     failed = ScrapeResult(None, "worker_error", message)
     for target in targets:
-        renderer.add(sample_of(target, label_names, failed).label_values, failed)
-    return FleetScrape(renderer.parts(), len(targets), 0, ["worker_error"] * len(targets), 0.0)
+        shard.add(target, failed)
+    return shard.finish()
 
 
 if __name__ == "__main__":
