@@ -5,9 +5,11 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from hashwatch.config import ConfigSection, currency_code, http_url
+from hashwatch.ledger import LedgerConfig
 
-from .ledger import LedgerConfig
 from .tariffs import Tariff
+
+LEDGER_KEY = "profitability.ledger"  # where the ledger's section sits in hashwatch.yml, for its error messages
 
 
 class SiteConfig(ConfigSection):
@@ -39,6 +41,7 @@ class ProfitabilityConfig(ConfigSection):
 
     _currency = field_validator("currency")(lambda value: currency_code(value))
     _url = field_validator("prometheus_url")(lambda value: http_url(value))
+    _ledger = field_validator("ledger")(lambda value: value.at(LEDGER_KEY) if value is not None else None)
 
     def tariff_for(self, site: str) -> Tariff | None:
         chosen = self.sites.get(site)

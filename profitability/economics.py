@@ -8,7 +8,7 @@ inputs are the caller's to catch: nothing here computes a profit from a zero.
 
 from __future__ import annotations
 
-from exporters.market.economics import PETAHASH, expected_btc_per_day
+from hashwatch.consensus import PETAHASH, expected_btc_per_day
 
 HOURS_PER_DAY = 24
 TERAHASH = 1e12

@@ -12,7 +12,7 @@ stays marked as estimated.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from . import economics
@@ -41,8 +41,10 @@ class MinerInput:
     power_estimated: bool = False  # the firmware's own estimate, not a reading (estimated="true")
 
 
-@dataclass
+@dataclass(frozen=True)
 class MinerEconomics:
+    """One miner's economics at one moment; None where an input is missing (see `missing`)."""
+
     miner: str
     site: str
     hashrate: float
@@ -61,10 +63,16 @@ class MinerEconomics:
     break_even_hashprice: float | None = None
     payback_days: float | None = None
     rate_per_kwh: float | None = None
-    missing: list[str] = field(default_factory=list)  # why series are absent, e.g. "price", "power"
+    missing: list[str] = field(default_factory=list)  # why series are absent, e.g. "price", "power"; read only
 
 
-@dataclass
+SUMMED = (
+    "power_watts", "btc_per_day", "revenue_per_day", "power_cost_per_day", "profit_per_day",
+    "profit_per_day_next_retarget",
+)
+
+
+@dataclass(frozen=True)
 class Totals:
     """Sums over miners (a site or the fleet). A sum is None when any miner lacks the value:
     a partial sum would understate cost or revenue without saying so."""
@@ -78,15 +86,17 @@ class Totals:
     profit_per_day: float | None = 0.0
     profit_per_day_next_retarget: float | None = 0.0
 
-    def add(self, miner: MinerEconomics) -> None:
-        self.miners += 1
-        self.hashrate += miner.hashrate
-        for name in (
-            "power_watts", "btc_per_day", "revenue_per_day", "power_cost_per_day", "profit_per_day",
-            "profit_per_day_next_retarget",
-        ):
-            total, value = getattr(self, name), getattr(miner, name)
-            setattr(self, name, None if total is None or value is None else total + value)
+    @classmethod
+    def of(cls, miners: Iterable[MinerEconomics]) -> Totals:
+        count, hashrate = 0, 0.0
+        sums: dict[str, float | None] = dict.fromkeys(SUMMED, 0.0)
+        for miner in miners:
+            count += 1
+            hashrate += miner.hashrate
+            for name in SUMMED:
+                total, value = sums[name], getattr(miner, name)
+                sums[name] = None if total is None or value is None else total + value
+        return cls(count, hashrate, **sums)
 
     @property
     def margin(self) -> float | None:
@@ -99,6 +109,9 @@ class Totals:
 class SiteSettings:
     rate_per_kwh: float | None  # the tariff now, in the market's currency; None: no price now
     pue: float = 1.0
+    # Why there is no rate, for `missing`: "electricity_price" (no tariff covers now), or
+    # "exchange_rate" (the tariff's currency cannot be converted without fresh BTC prices).
+    rate_missing: str = "electricity_price"
 
 
 def evaluate_miner(
@@ -110,61 +123,65 @@ def evaluate_miner(
     hardware_price: Callable[[str, str], float | None],
 ) -> MinerEconomics | None:
     """Economics of one miner; None for a miner that is not hashing (no hashrate)."""
-    if miner.hashrate is None or miner.hashrate <= 0:
+    hashrate = miner.hashrate
+    if hashrate is None or hashrate <= 0:
         return None
     watts, estimated = miner.power_watts, miner.power_estimated
     if watts is None:
         watts, estimated = nominal_watts(miner.make, miner.model), True
-    result = MinerEconomics(miner.miner, miner.site, miner.hashrate, watts, estimated and watts is not None)
-    result.rate_per_kwh = site.rate_per_kwh
-    missing = result.missing
+    missing: list[str] = []
+    values: dict[str, float | None] = {}  # MinerEconomics fields, None or left out when unknown
     if watts is None:
         missing.append("power")
     else:
-        result.efficiency_j_per_th = economics.efficiency_j_per_th(watts, miner.hashrate)
+        values["efficiency_j_per_th"] = economics.efficiency_j_per_th(watts, hashrate)
+    cost = None
     if site.rate_per_kwh is None:
-        missing.append("electricity_price")
+        missing.append(site.rate_missing)
     elif watts is not None:
-        result.power_cost_per_day = economics.power_cost_per_day(watts, site.rate_per_kwh, site.pue)
-    if None in (market.difficulty, market.subsidy_sats, market.average_fees_sats):
+        cost = values["power_cost_per_day"] = economics.power_cost_per_day(watts, site.rate_per_kwh, site.pue)
+    btc = btc_next = None
+    if market.difficulty is None or market.subsidy_sats is None or market.average_fees_sats is None:
         missing.append("network")
     else:
-        args = (miner.hashrate, market.difficulty, market.subsidy_sats, market.average_fees_sats, pool_fee)
-        result.btc_per_day = economics.mined_btc_per_day(*args)
+        args = (market.subsidy_sats, market.average_fees_sats, pool_fee)
+        btc = values["btc_per_day"] = economics.mined_btc_per_day(hashrate, market.difficulty, *args)
         if market.estimated_difficulty_change is not None:
-            scenario = (miner.hashrate, market.difficulty * (1 + market.estimated_difficulty_change), *args[2:])
-            result.btc_per_day_next_retarget = economics.mined_btc_per_day(*scenario)
+            after = market.difficulty * (1 + market.estimated_difficulty_change)
+            btc_next = values["btc_per_day_next_retarget"] = economics.mined_btc_per_day(hashrate, after, *args)
+    revenue = None
     if market.price is None:
         missing.append("price")
-    elif result.btc_per_day is not None:
-        result.revenue_per_day = result.btc_per_day * market.price
-    cost = result.power_cost_per_day
-    if result.revenue_per_day is not None and cost is not None:
-        result.profit_per_day = result.revenue_per_day - cost
-        result.margin = economics.margin(result.revenue_per_day, cost)
+    elif btc is not None:
+        revenue = values["revenue_per_day"] = btc * market.price
+    if revenue is not None and cost is not None:
+        profit = values["profit_per_day"] = revenue - cost
+        values["margin"] = economics.margin(revenue, cost)
         price = hardware_price(miner.make, miner.model)
         if price is not None:
-            result.payback_days = economics.payback_days(price, result.profit_per_day)
-    if cost is not None and result.btc_per_day_next_retarget is not None and market.price is not None:
+            values["payback_days"] = economics.payback_days(price, profit)
+    if cost is not None and btc_next is not None and market.price is not None:
         # The scenario: same hashrate, power and tariff, at the difficulty expected after the retarget.
-        result.profit_per_day_next_retarget = result.btc_per_day_next_retarget * market.price - cost
-    if cost is not None and result.btc_per_day is not None:
-        result.break_even_btc_price = economics.break_even_btc_price(cost, result.btc_per_day)
+        values["profit_per_day_next_retarget"] = btc_next * market.price - cost
+    if cost is not None and btc is not None:
+        values["break_even_btc_price"] = economics.break_even_btc_price(cost, btc)
     if cost is not None:
-        result.break_even_hashprice = economics.break_even_hashprice(cost, miner.hashrate, pool_fee)
-    if result.revenue_per_day is not None and watts is not None:
-        result.break_even_electricity_price = economics.break_even_electricity_price(result.revenue_per_day, watts, site.pue)
-    return result
+        values["break_even_hashprice"] = economics.break_even_hashprice(cost, hashrate, pool_fee)
+    if revenue is not None and watts is not None:
+        values["break_even_electricity_price"] = economics.break_even_electricity_price(revenue, watts, site.pue)
+    return MinerEconomics(
+        miner.miner, miner.site, hashrate, watts, estimated and watts is not None,
+        rate_per_kwh=site.rate_per_kwh, missing=missing, **values,
+    )
 
 
-def totals(miners: list[MinerEconomics]) -> tuple[dict[str, Totals], Totals]:
+def totals(miners: Iterable[MinerEconomics]) -> tuple[dict[str, Totals], Totals]:
     """Per-site sums and the fleet sum."""
-    sites: dict[str, Totals] = {}
-    fleet = Totals()
+    miners = list(miners)
+    by_site: dict[str, list[MinerEconomics]] = {}
     for miner in miners:
-        sites.setdefault(miner.site, Totals()).add(miner)
-        fleet.add(miner)
-    return sites, fleet
+        by_site.setdefault(miner.site, []).append(miner)
+    return {site: Totals.of(group) for site, group in by_site.items()}, Totals.of(miners)
 
 
 def curtailment_order(miners: list[MinerEconomics]) -> list[MinerEconomics]:

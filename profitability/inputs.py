@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from .evaluate import MinerInput
 from .prometheus import PrometheusReader, Sample
 
+INPUTS_JOB = "prometheus/inputs"  # the poll job that reads them, every interval_seconds
+
 QUERIES = {
     "hashrate": "miner_hashrate_hashes_per_second",
     "power": "miner_power_watts",
@@ -20,7 +22,7 @@ QUERIES = {
     "price": "market_btc_price",
     "price_fetched": "market_btc_price_fetched_timestamp_seconds",
     # When any network source last answered: the age of difficulty, fees and subsidy.
-    "network_fetched": 'max(market_source_last_success_timestamp_seconds{endpoint!="price"})',
+    "network_fetched": 'max(hashwatch_market_source_last_success_timestamp_seconds{endpoint!="price"})',
     # Ocean's side of the reality check: what the pool measured and paid, over every watched address.
     "ocean_hashrate": 'sum(ocean_hashrate_hashes_per_second{window="86400s"})',
     "ocean_earned_per_day": "sum(rate(ocean_earned_btc_total[7d])) * 86400",

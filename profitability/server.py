@@ -1,5 +1,6 @@
 """HTTP side of the profitability exporter: inputs read from Prometheus in the background,
-economics evaluated at scrape time (the electricity price depends on the hour)."""
+economics evaluated at scrape time (the electricity price depends on the hour), and the
+ledger (hashwatch.ledger) fed the same snapshot the last scrape rendered (snapshot.py)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,21 @@ from collections.abc import Iterable
 import aiohttp
 from prometheus_client.registry import Collector
 
+from hashwatch.ledger import Ledger, LedgerCollector, Point
 from hashwatch.polled_exporter import PolledExporter
 from hashwatch.polling import Poller, PollJob
 
 from .catalog import Catalog
 from .config import ProfitabilityConfig
-from .inputs import read_inputs
-from .ledger import Ledger, LedgerCollector, Point
-from .metrics import INPUTS_JOB, ProfitabilityCollector, snapshot_points
+from .inputs import INPUTS_JOB, read_inputs
+from .metrics import ProfitabilityCollector
 from .prometheus import PrometheusReader
+from .records import points_of
 
 
 class ProfitabilityExporter(PolledExporter):
+    name = "profitability"
     title = "hashwatch profitability exporter"
-    label = "profitability"
     max_backoff = 600.0
 
     def __init__(self, config: ProfitabilityConfig, catalog: Catalog | None):
@@ -45,24 +47,25 @@ class ProfitabilityExporter(PolledExporter):
         found: list[Collector] = [self.collector]
         if self.config.ledger is not None:
             self.ledger = Ledger(self.config.ledger)
-            found.append(LedgerCollector(self.ledger))
+            found.append(LedgerCollector(self.ledger, prefix="hashwatch_profitability_ledger"))
         return found
 
-    async def _start(self, app) -> None:
-        await super()._start(app)
+    async def start(self) -> None:
+        await super().start()
         if self.ledger is not None:
             self.ledger.start(snapshot=self.snapshot)
 
-    async def _stop(self, app) -> None:
+    async def stop(self) -> None:
         if self.ledger is not None:
             await self.ledger.stop()
-        await super()._stop(app)
+        await super().stop()
 
     def snapshot(self) -> list[Point]:
-        """Fleet and site economics now, for the ledger; nothing when the inputs are stale."""
+        """Fleet and site economics for the ledger: the snapshot the last scrape rendered when it is of
+        this inputs cycle (Snapshots.latest), else one taken now; nothing when the inputs are stale."""
         assert self.collector is not None
-        current = self.collector.current()
-        return snapshot_points(current, self.config.currency) if current is not None else []
+        snapshot = self.collector.snapshots.latest()
+        return points_of(snapshot) if snapshot is not None else []
 
     def description(self) -> str:
         return (

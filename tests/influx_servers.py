@@ -176,7 +176,7 @@ class VictoriaMetrics(_Server):
             f"-storageDataPath={workdir / 'data'}",
             "-retentionPeriod=100y",  # tests write fixed historical timestamps
             "-loggerLevel=WARN",
-            # As the ledger requires (profitability/ledger.py): a batch sent again after a crash
+            # As the ledger requires (hashwatch/ledger/__init__.py): a batch sent again after a crash
             # between the acknowledgement and the spool's deletion must not be a second sample.
             "-dedup.minScrapeInterval=1ms",
         ]

@@ -59,7 +59,7 @@ def market():
 
 
 def everything_up(found) -> bool:
-    ups = [v for (name, _), v in found.items() if name == "market_source_up"]
+    ups = [v for (name, _), v in found.items() if name == "hashwatch_market_source_up"]
     return len(ups) == 12 and all(ups)
 
 
@@ -108,7 +108,7 @@ def test_exposition_is_valid_and_documented(market):
     wait_for(url, everything_up)
     text = requests.get(url, timeout=5).text
     assert check_metrics(text.encode()) == ""
-    emitted = {name for name in family_names(text) if name.startswith("market_")}
+    emitted = {name for name in family_names(text) if name.startswith(("market_", "hashwatch_market_"))}
     assert emitted - set(documented()) == set()
 
 
@@ -120,11 +120,11 @@ def test_a_failing_source_falls_back_and_stale_values_keep_their_age(market):
         after = wait_for(url, lambda f: f.get(("market_btc_price_source_info", (("currency", "USD"), ("source", "coincap")))) == 1)
         # Fresh CoinCap now, not a stale CoinGecko and never 0.
         assert after[("market_btc_price", (("currency", "USD"),))] == pytest.approx(23363.4297331051475688)
-        assert after[("market_source_up", (("endpoint", "price"), ("source", "coingecko")))] == 0
+        assert after[("hashwatch_market_source_up", (("endpoint", "price"), ("source", "coingecko")))] == 0
         # Every price source down: the last good values stay, with the time they were fetched.
         for path in ("/v2/assets/bitcoin", "/api/v1/prices", "/ticker"):
             server.route(path, Reply(status=503))
-        down = wait_for(url, lambda f: sum(v == 0 for (n, l), v in f.items() if n == "market_source_up" and ("endpoint", "price") in l) == 4)
+        down = wait_for(url, lambda f: sum(v == 0 for (n, l), v in f.items() if n == "hashwatch_market_source_up" and ("endpoint", "price") in l) == 4)
         time.sleep(1.6)  # past max_age: every price is stale now
         stale = samples(requests.get(url, timeout=5).text)
         # The most recently fetched of the last good prices, from the source that says so.
@@ -132,14 +132,14 @@ def test_a_failing_source_falls_back_and_stale_values_keep_their_age(market):
         last_good = stale[("market_source_btc_price", (("currency", "USD"), ("source", source)))]
         assert stale[("market_btc_price", (("currency", "USD"),))] == last_good > 0
         fetched = stale[("market_btc_price_fetched_timestamp_seconds", (("currency", "USD"),))]
-        assert fetched == stale[("market_source_last_success_timestamp_seconds", (("endpoint", "price"), ("source", source)))]
-        assert fetched == max(v for (n, l), v in stale.items() if n == "market_source_last_success_timestamp_seconds" and ("endpoint", "price") in l)
+        assert fetched == stale[("hashwatch_market_source_last_success_timestamp_seconds", (("endpoint", "price"), ("source", source)))]
+        assert fetched == max(v for (n, l), v in stale.items() if n == "hashwatch_market_source_last_success_timestamp_seconds" and ("endpoint", "price") in l)
         assert time.time() - fetched > 1.5  # its age shows
         [eur_source] = [dict(l)["source"] for (n, l), v in stale.items() if n == "market_btc_price_source_info" and ("currency", "EUR") in l]
         assert stale[("market_btc_price", (("currency", "EUR"),))] == stale[("market_source_btc_price", (("currency", "EUR"), ("source", eur_source)))]
         # Disagreement needs fresh quotes: with none fresh it is not claimed either way.
         assert ("market_btc_price_sources_disagree", (("currency", "USD"),)) not in stale
-        assert down[("market_source_requests_total", (("endpoint", "price"), ("result", "rate_limited"), ("source", "coingecko")))] >= 1
+        assert down[("hashwatch_market_source_requests_total", (("endpoint", "price"), ("result", "rate_limited"), ("source", "coingecko")))] >= 1
     finally:
         healthy(server)
     assert everything_up(wait_for(url, everything_up))
@@ -201,7 +201,7 @@ def test_your_own_node_is_preferred_and_public_sources_take_over_when_it_stops()
             public = (("metric", "market_network_height"), ("source", "mempool"))
             s = wait_for(url, lambda f: f.get(("market_network_value_source_info", public)) == 1)
             assert s[("market_network_height", ())] == 698767
-            assert s[("market_source_up", (("endpoint", "rpc"), ("source", "bitcoind")))] == 0
+            assert s[("hashwatch_market_source_up", (("endpoint", "rpc"), ("source", "bitcoind")))] == 0
         finally:
             app.stop()
 
@@ -209,12 +209,12 @@ def test_your_own_node_is_preferred_and_public_sources_take_over_when_it_stops()
 def test_a_slow_source_times_out_and_is_counted(market):
     server, url = market
     wait_for(url, everything_up)
-    key = ("market_source_requests_total", (("endpoint", "price"), ("result", "timeout"), ("source", "coincap")))
+    key = ("hashwatch_market_source_requests_total", (("endpoint", "price"), ("result", "timeout"), ("source", "coincap")))
     try:
         server.route("/v2/assets/bitcoin", Reply.file(FIXTURES / "coincap_v2_assets_bitcoin.json", delay=1.0))
         s = wait_for(url, lambda f: f.get(key, 0) >= 1)
         assert s[key] >= 1
-        assert s[("market_source_up", (("endpoint", "price"), ("source", "coincap")))] == 0
+        assert s[("hashwatch_market_source_up", (("endpoint", "price"), ("source", "coincap")))] == 0
         # USD still comes from CoinGecko, untouched.
         assert s[("market_btc_price_source_info", (("currency", "USD"), ("source", "coingecko")))] == 1
     finally:

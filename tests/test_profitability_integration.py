@@ -88,7 +88,7 @@ def test_fleet_economics_from_prometheus(stack):
     assert s[("profitability_fleet_btc_per_day", ())] == pytest.approx(expected, rel=0.05)  # hashrates move ±2 % a scrape
     price = float(prometheus.query('market_btc_price{currency="USD"}')[0]["value"][1])
     assert s[("profitability_fleet_revenue_per_day", (("currency", "USD"),))] == pytest.approx(expected * price, rel=0.05)
-    assert s[("profitability_inputs_up", ())] == 1
+    assert s[("hashwatch_profitability_inputs_up", ())] == 1
     # Every simulated miner is in site "lab" (the file_sd label), with its cost from its power.
     assert s[("profitability_site_miners", (("site", "lab"),))] == miners
     assert s[("profitability_electricity_price_per_kwh", (("currency", "USD"), ("site", "lab")))] == 0.08

@@ -110,7 +110,7 @@ def test_stale_network_data_removes_everything_mined():
 
 def test_old_inputs_export_nothing_but_their_age():
     _, s = collector_for(inputs(read_at=NOW - 3600), **CONFIG)
-    assert {name for name, _ in s} == {"profitability_inputs_up"}
+    assert {name for name, _ in s} == {"hashwatch_profitability_inputs_up"}
 
 
 def test_no_tariff_means_no_cost():
@@ -124,7 +124,7 @@ def test_every_profitability_metric_is_documented():
     from pathlib import Path
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "metrics.md").read_text()
-    documented = set(re.findall(r"`(profitability_[a-z_]+)`", doc))
+    documented = set(re.findall(r"`((?:hashwatch_)?profitability_[a-z_]+)`", doc))
     _, s = collector_for(inputs(), **CONFIG)
     emitted = {name for name, _ in s}
     assert emitted - documented == set()

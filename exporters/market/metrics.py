@@ -12,14 +12,13 @@ from collections.abc import Iterator
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from hashwatch import consensus
+from hashwatch.numbers import SATOSHIS_PER_BTC
 from hashwatch.polling import Poller
 
-from . import economics
 from .model import FEE_TARGETS
 from .prices import disagreement
 from .sources import Selection, split_job_name
-
-SATOSHIS_PER_BTC = economics.SATOSHIS_PER_BTC
 
 
 class _Group(Collector):
@@ -136,12 +135,12 @@ class NetworkCollector(_Group):
         )
         height = chosen.get("height")
         if height is not None:
-            subsidy_sats = economics.block_subsidy_sats(int(height))
+            subsidy_sats = consensus.block_subsidy_sats(int(height))
             subsidy.add_metric([], subsidy_sats / SATOSHIS_PER_BTC)
-            halving.add_metric([], economics.next_halving_height(int(height)) - height)
+            halving.add_metric([], consensus.next_halving_height(int(height)) - height)
             difficulty, fees = chosen.get("difficulty"), chosen.get("average_fees_per_block")
             if difficulty is not None and fees is not None:
-                btc = economics.hashprice_btc(difficulty, subsidy_sats, fees)
+                btc = consensus.hashprice_btc(difficulty, subsidy_sats, fees)
                 hashprice.add_metric([], btc)
                 for currency in self.config.currencies:
                     price = self.selection.price(currency)
@@ -158,11 +157,17 @@ class SourceCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         labels = ["source", "endpoint"]
-        up = GaugeMetricFamily("market_source_up", "1 if the latest poll succeeded, 0 if it failed.", labels=labels)
-        success = GaugeMetricFamily(
-            "market_source_last_success_timestamp_seconds", "When the source last answered with usable data.", labels=labels
+        up = GaugeMetricFamily(
+            "hashwatch_market_source_up", "1 if the latest poll succeeded, 0 if it failed.", labels=labels
         )
-        failures = GaugeMetricFamily("market_source_consecutive_failures", "Failed polls since the last success.", labels=labels)
+        success = GaugeMetricFamily(
+            "hashwatch_market_source_last_success_timestamp_seconds",
+            "When the source last answered with usable data.",
+            labels=labels,
+        )
+        failures = GaugeMetricFamily(
+            "hashwatch_market_source_consecutive_failures", "Failed polls since the last success.", labels=labels
+        )
         for (name, _), state in sorted(self.poller.states.items()):
             if state.up is None:
                 continue
@@ -172,7 +177,9 @@ class SourceCollector(Collector):
                 success.add_metric([source, endpoint], state.last_success)
             failures.add_metric([source, endpoint], state.failures)
         requests = CounterMetricFamily(
-            "market_source_requests", "Requests by source, endpoint and result.", labels=["source", "endpoint", "result"]
+            "hashwatch_market_source_requests",
+            "Requests by source, endpoint and result.",
+            labels=["source", "endpoint", "result"],
         )
         for (name, result), count in sorted(self.poller.requests.items()):
             requests.add_metric([*split_job_name(name), result], count)

@@ -1,4 +1,4 @@
-"""HTTP side of the market exporter: /metrics from the poller's cache, and a landing page."""
+"""HTTP side of the market exporter: the polled service shell (hashwatch.polled_exporter) over price and network sources."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from .sources import Selection, market_jobs
 
 
 class MarketExporter(PolledExporter):
+    name = "market"
     title = "hashwatch market and network exporter"
-    label = "market"
     max_connections = 8  # several public APIs, and maybe a node
 
     def __init__(self, config: MarketConfig):

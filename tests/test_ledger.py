@@ -1,4 +1,4 @@
-"""The ledger: line protocol, the on-disk spool, and writes read back from real databases.
+"""The ledger (hashwatch/ledger): line protocol, the on-disk spool, and writes read back from real databases.
 
 InfluxDB 1.x (Debian's influxdb) is read back with InfluxQL; the v2 write API is
 exercised through influxdb-client against VictoriaMetrics (Debian's
@@ -24,7 +24,7 @@ import requests
 from prometheus_client import CollectorRegistry, generate_latest
 
 from hashwatch.config import ConfigError, parse_config
-from profitability.ledger import (
+from hashwatch.ledger import (
     Ledger,
     LedgerCollector,
     LedgerConfig,
@@ -161,6 +161,46 @@ def test_token_file(tmp_path):
     token_file.unlink()
     with pytest.raises(ConfigError, match="cannot read"):
         config.read_token()
+
+
+def test_errors_name_the_key_the_recording_service_gives(tmp_path):
+    (tmp_path / "file").write_text("not a directory")
+    config = LedgerConfig(url="http://i", org="o", bucket="b", token_file=tmp_path / "missing",
+                          spool_dir=tmp_path / "file")
+    with pytest.raises(ConfigError, match=r"^ledger\.token_file: cannot read"):
+        config.check_files()
+    named = config.at("webhooks.ledger")
+    assert (named.key, config.key) == ("webhooks.ledger", "ledger")  # a copy: the original keeps its name
+    with pytest.raises(ConfigError, match=r"^webhooks\.ledger\.token_file: cannot read"):
+        named.check_files()
+    with pytest.raises(ConfigError, match=r"^webhooks\.ledger\.spool_dir: .* is not a directory"):
+        named.model_copy(update={"token_file": None, "token": "t"}).check_files()
+
+
+# --- layering: the ledger is kit, fed by services, importing none ---------------------------------
+
+SERVICES = ("exporters", "profitability", "simulator", "hashwatch.app")
+
+
+def test_the_ledger_imports_no_service():
+    import ast
+
+    package = Path(__file__).resolve().parent.parent / "hashwatch" / "ledger"
+    imported = set()
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module)
+    assert {"hashwatch.config"} <= imported  # the check sees absolute imports at all
+    assert sorted(name for name in imported if name.split(".")[0] in SERVICES[:3] or name.startswith(SERVICES[3])) == []
+    # And at run time: importing the whole package loads no service module.
+    code = ("import sys, hashwatch.ledger; "
+            f"print(sorted(m for m in sys.modules if m.split('.')[0] in {SERVICES[:3]!r} or m.startswith({SERVICES[3]!r})))")
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=package.parent.parent, capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert loaded.stdout.strip() == "[]"
 
 
 # --- the spool -------------------------------------------------------------------------------------
@@ -561,18 +601,18 @@ def test_collector_exposes_the_stats(tmp_path):
     asyncio.run(ledger.flush())
     ledger.record(points(1, start=T0 + 50))
     registry = CollectorRegistry()
-    registry.register(LedgerCollector(ledger))
+    registry.register(LedgerCollector(ledger, "example_ledger"))
     text = generate_latest(registry).decode()
     for line in (
-        "profitability_ledger_points_written_total 2.0",
-        "profitability_ledger_pending_points 1.0",
-        "profitability_ledger_pending_batches 1.0",
-        'profitability_ledger_points_refused_total{reason="spool_full"} 20.0',
-        'profitability_ledger_write_failures_total{reason="connect"} 0.0',
-        "profitability_ledger_spool_max_bytes 200.0",
+        "example_ledger_points_written_total 2.0",
+        "example_ledger_pending_points 1.0",
+        "example_ledger_pending_batches 1.0",
+        'example_ledger_points_refused_total{reason="spool_full"} 20.0',
+        'example_ledger_write_failures_total{reason="connect"} 0.0',
+        "example_ledger_spool_max_bytes 200.0",
     ):
         assert line in text.splitlines(), line
-    assert "profitability_ledger_last_success_timestamp_seconds " in text
+    assert "example_ledger_last_success_timestamp_seconds " in text
     asyncio.run(ledger.stop(flush_timeout=0))
 
 
@@ -586,12 +626,13 @@ REPO = Path(__file__).resolve().parent.parent
 KILLED_WRITER = """
 import asyncio, json, os, signal, sys
 from hashwatch.config import parse_config
-from profitability import ledger
+from hashwatch import ledger
+from hashwatch.ledger import flush
 
 def kill_9(group):
     os.kill(os.getpid(), signal.SIGKILL)
 
-ledger._after_acknowledgement = kill_9
+flush._after_acknowledgement = kill_9
 config = parse_config(ledger.LedgerConfig, json.loads(sys.argv[1]))
 points = [ledger.Point(**point) for point in json.loads(sys.argv[2])]
 

@@ -1,8 +1,8 @@
-"""Consensus schedules and mining economics against hand-computed values."""
+"""Consensus schedules and expected reward (hashwatch/consensus.py) against hand-computed values."""
 
 import pytest
 
-from exporters.market import economics as e
+from hashwatch import consensus as e
 
 
 @pytest.mark.parametrize(

@@ -1,19 +1,20 @@
-"""Pure functions of Bitcoin's consensus rules and mining economics.
+"""Bitcoin's consensus arithmetic: subsidy, halving and retarget schedules, expected reward, hashprice.
 
-Nothing here is configured: the subsidy follows the halving schedule from the
-height, the retarget schedule is every 2,016 blocks, and the expected reward
-comes from difficulty (the expectation the protocol sets), not from a noisy
-network-hashrate estimate. Formulas are written out in docs/economics.md.
+Pure functions shared by the market exporter (subsidy, halving and hashprice
+series, retarget estimates for a node without its own) and profitability
+(expected BTC per day of a miner). Nothing here is configured: the subsidy
+follows the halving schedule from the height, the retarget schedule is every
+2,016 blocks, and the expected reward comes from difficulty (the expectation
+the protocol sets), not from a noisy network-hashrate estimate. Formulas are
+written out in docs/economics.md.
 """
 
 from __future__ import annotations
 
-from hashwatch.numbers import SATOSHIS_PER_BTC
-
-__all__ = ["SATOSHIS_PER_BTC"]  # re-exported with the formulas that use it
+from .numbers import SATOSHIS_PER_BTC
 
 HALVING_INTERVAL = 210_000  # blocks (consensus: nSubsidyHalvingInterval)
-INITIAL_SUBSIDY_SATS = 50 * 100_000_000
+INITIAL_SUBSIDY_SATS = 50 * SATOSHIS_PER_BTC
 RETARGET_INTERVAL = 2016  # blocks between difficulty adjustments
 TARGET_BLOCK_SECONDS = 600
 HASHES_PER_DIFFICULTY = 2**32  # expected hashes per block at difficulty 1
