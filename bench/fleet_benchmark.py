@@ -228,7 +228,7 @@ def run_case(size: int, latency: float, probe_seconds: float, workdir: Path, wor
         "fleet": {"file_sd": [str(file_sd)], "concurrency": concurrency, "workers": workers, "timeout_seconds": 60},
     }}))
     exporter = start(
-        [sys.executable, "-m", "hashwatch.cli", "cgminer", "--config.file", str(config),
+        [sys.executable, "-m", "hashwatch.app", "cgminer", "--config.file", str(config),
          "--web.listen-address", f"127.0.0.1:{exporter_port}", "--log.level", "error"],
         "serving on",
     )

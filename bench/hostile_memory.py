@@ -25,7 +25,10 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-CAPTURES = ROOT / "tests" / "fixtures" / "cgminer"
+sys.path.insert(0, str(ROOT))
+
+from tests.cgminer_fixtures import raw  # noqa: E402
+
 FILES = {
     "version": "antminer/s19pro_stock_2022_version.json",
     "summary": "antminer/s19pro_stock_2022_summary.json",
@@ -36,11 +39,11 @@ INVALID = "errors/antminer_s21_invalid_command.json"
 
 
 def serve_miners(count: int, padding: int) -> tuple[list[socketserver.TCPServer], int]:
-    replies = {command: (CAPTURES / path).read_text() for command, path in FILES.items()}
+    replies = {command: raw(path).decode() for command, path in FILES.items()}
     pad = f'"Type": "Antminer S19 Pro", "Pad": "{"x" * padding}"'
     replies["version"] = replies["version"].replace('"Type": "Antminer S19 Pro"', pad)
     encoded = {command: text.encode() + b"\x00" for command, text in replies.items()}
-    invalid = (CAPTURES / INVALID).read_bytes() + b"\x00"
+    invalid = raw(INVALID) + b"\x00"
 
     class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
@@ -81,7 +84,7 @@ def main() -> None:
             "allowed_targets": ["127.66.0.0/16"], "allowed_ports": [port], "timeout_seconds": 10,
         }}))
         exporter = subprocess.Popen(
-            [sys.executable, "-m", "hashwatch.cli", "cgminer", "--config.file", str(config),
+            [sys.executable, "-m", "hashwatch.app", "cgminer", "--config.file", str(config),
              "--web.listen-address", "127.0.0.1:29893", "--log.level", "error"],
             stdout=subprocess.PIPE, text=True, cwd=ROOT,
         )

@@ -1,8 +1,8 @@
 """The errors every API parser raises for a reply it cannot take as data.
 
 Each carries `kind`, the reason the shared poller (hashwatch.polling) counts
-the failed fetch under: the `result` label of ocean_api_requests_total and
-market_source_requests_total.
+the failed fetch under: the `result` label of
+hashwatch_ocean_api_requests_total and hashwatch_market_source_requests_total.
 """
 
 

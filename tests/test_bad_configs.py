@@ -13,9 +13,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from hashwatch import cli
+from hashwatch.app import cli
 from hashwatch.config import ConfigError, ConfigLoader, load_config, read_yaml
-from hashwatch.settings import HashwatchConfig
+from hashwatch.app.settings import HashwatchConfig
 from hashwatch.web import parse_listen_address
 
 BAD_CONFIGS = Path(__file__).parent / "fixtures" / "bad_configs"
@@ -45,7 +45,7 @@ def instantiate(fixture: Path, tmp: Path) -> tuple[Path, str]:
 def run_hashwatch(*args: str) -> subprocess.CompletedProcess:
     try:
         return subprocess.run(
-            [sys.executable, "-m", "hashwatch.cli", *args], capture_output=True, text=True, timeout=30
+            [sys.executable, "-m", "hashwatch.app", *args], capture_output=True, text=True, timeout=30
         )
     except subprocess.TimeoutExpired:
         pytest.fail(f"hashwatch {' '.join(args)} was accepted: it started serving")
@@ -91,7 +91,7 @@ def never_serve(monkeypatch):
         raise AssertionError("the bad input was accepted")
 
     monkeypatch.setattr(cli, "_serve", refuse)
-    monkeypatch.setattr("hashwatch.demo.run_demo", refuse)
+    monkeypatch.setattr("hashwatch.app.demo.run_demo", refuse)
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)

@@ -5,7 +5,7 @@ import sys
 
 from click.testing import CliRunner
 
-from hashwatch.cli import main
+from hashwatch.app.cli import main
 
 
 def test_help_lists_subcommands():
@@ -30,7 +30,7 @@ def test_bad_config_key_exits_2_naming_file_and_key(tmp_path):
 
 def test_demo_runs_a_simulated_fleet_end_to_end():
     done = subprocess.run(
-        [sys.executable, "-m", "hashwatch.cli", "demo", "--miners", "7", "--duration", "0.2",
+        [sys.executable, "-m", "hashwatch.app", "demo", "--miners", "7", "--duration", "0.2",
          "--simulator.port", "0", "--simulator.first-address", "127.66.0.1", "--web.listen-address", "127.0.0.1:0",
          "--log.level", "warn"],
         capture_output=True, text=True, timeout=60,
@@ -67,7 +67,7 @@ def test_ocean_command_serves_metrics_from_a_replayed_api(tmp_path):
         config = tmp_path / "hashwatch.yml"
         config.write_text(f"ocean:\n  api_url: {server.url}/v1\n  intervals: {{hashrate: 0.2}}\n")
         process = subprocess.Popen(
-            [sys.executable, "-m", "hashwatch.cli", "ocean", "--config.file", str(config),
+            [sys.executable, "-m", "hashwatch.app", "ocean", "--config.file", str(config),
              "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "error"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
@@ -106,7 +106,7 @@ def test_a_taken_port_is_a_clear_error_not_a_traceback():
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            [sys.executable, "-m", "hashwatch.cli", "market", "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "error"],
+            [sys.executable, "-m", "hashwatch.app", "market", "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "error"],
             capture_output=True, text=True, timeout=30,
         )
     assert done.returncode == 1

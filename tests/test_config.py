@@ -3,7 +3,7 @@
 import pytest
 
 from hashwatch.config import ConfigError, load_config
-from hashwatch.settings import HashwatchConfig
+from hashwatch.app.settings import HashwatchConfig
 
 
 def write(tmp_path, text):

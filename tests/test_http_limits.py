@@ -358,8 +358,8 @@ def test_an_oversized_ocean_reply_counts_as_too_large_and_the_last_value_stays()
         app = AppThread(lambda: OceanExporter(config).app()).start()
         url = f"{app.url}/metrics"
         users = ("ocean_pool_active_users", ())
-        too_large = ("ocean_api_requests_total", (("endpoint", "pool_stat"), ("result", "too_large")))
-        pool_stat_up = ("ocean_api_up", (("address", ""), ("endpoint", "pool_stat")))
+        too_large = ("hashwatch_ocean_api_requests_total", (("endpoint", "pool_stat"), ("result", "too_large")))
+        pool_stat_up = ("hashwatch_ocean_api_up", (("address", ""), ("endpoint", "pool_stat")))
         try:
             before = wait_for(url, lambda s: s.get(pool_stat_up) == 1 and users in s)
             assert before[users] == 1187
@@ -386,7 +386,7 @@ def test_a_cross_host_redirect_of_a_market_source_counts_as_redirect_and_the_las
         app = AppThread(lambda: MarketExporter(config).app()).start()
         url = f"{app.url}/metrics"
         fastest = ("market_network_fee_rate_sat_per_vbyte", (("target", "fastest"),))
-        redirected = ("market_source_requests_total", (("endpoint", "fees"), ("result", "redirect"), ("source", "mempool")))
+        redirected = ("hashwatch_market_source_requests_total", (("endpoint", "fees"), ("result", "redirect"), ("source", "mempool")))
         try:
             before = wait_for(url, lambda s: fastest in s)
             assert before[fastest] == 8
@@ -396,7 +396,7 @@ def test_a_cross_host_redirect_of_a_market_source_counts_as_redirect_and_the_las
         finally:
             app.stop()
     assert after.get(redirected, 0) >= 1
-    assert after[("market_source_up", (("endpoint", "fees"), ("source", "mempool")))] == 0
+    assert after[("hashwatch_market_source_up", (("endpoint", "fees"), ("source", "mempool")))] == 0
     assert after[fastest] == 8  # kept
 
 
@@ -404,6 +404,6 @@ def test_the_new_reasons_are_documented():
     from tests.test_docs import documented
 
     rows = documented()
-    for metric in ("ocean_api_requests_total", "market_source_requests_total"):
+    for metric in ("hashwatch_ocean_api_requests_total", "hashwatch_market_source_requests_total"):
         assert "`too_large`" in rows[metric] and "`redirect`" in rows[metric], metric
     assert all(target in rows["market_network_fee_rate_sat_per_vbyte"] for target in FEE_TARGETS)

@@ -193,7 +193,7 @@ def ocean_captures():
 def test_real_replies_end_to_end(ocean_captures):
     server, url = ocean_captures
     s = wait_for(url, all_up)
-    assert all_up(s), sorted(k for k in s if k[0] == "ocean_api_up")
+    assert all_up(s), sorted(k for k in s if k[0] == "hashwatch_ocean_api_up")
     user = (("address", ADDRESS),)
     rates = result_of(USER_HASHRATE)
     for window in WINDOWS:

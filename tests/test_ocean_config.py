@@ -3,7 +3,7 @@
 import pytest
 
 from hashwatch.config import ConfigError, parse_config
-from hashwatch.settings import HashwatchConfig
+from hashwatch.app.settings import HashwatchConfig
 from exporters.ocean.address import validate_address
 
 # BIP-173/BIP-350 test vectors and well-known mainnet addresses.

@@ -84,13 +84,13 @@ def ocean():
 
 
 def all_up(found) -> bool:
-    return sum(1 for (name, _), v in found.items() if name == "ocean_api_up" and v == 1) == 7
+    return sum(1 for (name, _), v in found.items() if name == "hashwatch_ocean_api_up" and v == 1) == 7
 
 
 def test_every_endpoint_is_exported_in_base_units(ocean):
     server, url = ocean
     s = wait_for(url, all_up)
-    assert all_up(s), sorted(k for k in s if k[0] == "ocean_api_up")
+    assert all_up(s), sorted(k for k in s if k[0] == "hashwatch_ocean_api_up")
     user = (("address", ADDRESS),)
     rates = result_of("user_hashrate_HANDBUILT.json")
     assert s[("ocean_hashrate_hashes_per_second", user + (("window", "60s"),))] == 313291020697599
@@ -138,7 +138,7 @@ def test_when_ocean_fails_the_last_good_values_stay_with_their_age(ocean):
     server, url = ocean
     before = wait_for(url, all_up)
     user = (("address", ADDRESS),)
-    key = ("ocean_api_last_success_timestamp_seconds", (("address", ADDRESS), ("endpoint", "user_hashrate")))
+    key = ("hashwatch_ocean_api_last_success_timestamp_seconds", (("address", ADDRESS), ("endpoint", "user_hashrate")))
     failures = {
         f"/v1/user_hashrate/{ADDRESS}": Reply(status=502, body=(FIXTURES / "html_error_page_HANDBUILT.html").read_bytes()),
         f"/v1/userinfo_full/{ADDRESS}": fixture("error_http200_HANDBUILT.json"),
@@ -152,7 +152,7 @@ def test_when_ocean_fails_the_last_good_values_stay_with_their_age(ocean):
             server.route(path, reply)
         after = wait_for(
             url,
-            lambda f: all(f.get(("ocean_api_up", (("address", a), ("endpoint", e)))) == 0 for e, a in (
+            lambda f: all(f.get(("hashwatch_ocean_api_up", (("address", a), ("endpoint", e)))) == 0 for e, a in (
                 ("user_hashrate", ADDRESS), ("userinfo_full", ADDRESS), ("user_hashrate_full", ADDRESS),
                 ("pool_stat", ""), ("pool_hashrate", ""), ("blocks", ""),
             )),
@@ -174,13 +174,13 @@ def test_when_ocean_fails_the_last_good_values_stay_with_their_age(ocean):
         assert after[(name, labels)] == before[(name, labels)], name
     # ... and their age shows: the last success stood still while failing.
     assert still[key] == after[key] <= time.time() - 0.5
-    results = {labels: v for (name, labels), v in after.items() if name == "ocean_api_requests_total"}
+    results = {labels: v for (name, labels), v in after.items() if name == "hashwatch_ocean_api_requests_total"}
     for endpoint, result in (
         ("user_hashrate", "server_error"), ("userinfo_full", "api_error"), ("user_hashrate_full", "malformed"),
         ("pool_stat", "unknown_shape"), ("pool_hashrate", "rate_limited"), ("blocks", "timeout"),
     ):
         assert results.get((("endpoint", endpoint), ("result", result)), 0) >= 1, (endpoint, result)
-    assert after[("ocean_api_consecutive_failures", (("address", ADDRESS), ("endpoint", "user_hashrate")))] >= 1
+    assert after[("hashwatch_ocean_api_consecutive_failures", (("address", ADDRESS), ("endpoint", "user_hashrate")))] >= 1
     # Recovery: healthy routes again, every endpoint back up.
     assert all_up(wait_for(url, all_up))
 
@@ -275,7 +275,8 @@ def test_every_ocean_metric_is_documented(ocean):
 
     _, url = ocean
     wait_for(url, all_up)
-    emitted = {name for name in family_names(requests.get(url, timeout=5).text) if name.startswith("ocean_")}
+    ours = ("ocean_", "hashwatch_ocean_")  # the pool's data, and what the exporter says about Ocean's API
+    emitted = {name for name in family_names(requests.get(url, timeout=5).text) if name.startswith(ours)}
     assert len(emitted) >= 30
     assert emitted - set(documented()) == set()
-    assert {name for name in documented() if name.startswith("ocean_")} - emitted == set()
+    assert {name for name in documented() if name.startswith(ours)} - emitted == set()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -35,9 +36,14 @@ def _free_port() -> int:
 def installed(tmp_path_factory):
     """(bin directory, working directory) of a clean virtualenv holding only the wheel and its dependencies."""
     work = tmp_path_factory.mktemp("packaging")
+    # Built from a copy: setuptools reuses the checkout's build/ folder, whose stale
+    # files (a module deleted since) would hide exactly what this test is for.
+    source = work / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
     dist = work / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(source)],
         check=True, capture_output=True, timeout=300,
     )
     (wheel,) = dist.glob("hashwatch-*.whl")
@@ -133,7 +139,8 @@ def test_every_subcommand_runs_from_the_wheel(installed, tmp_path):
             pages[command] = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=30)
         for command, page in pages.items():
             assert page.status_code == 200, (command, page.text[:500])
-            assert f"# TYPE {command}_" in page.text or command == "cgminer", (command, page.text[:500])
+            assert f"# TYPE hashwatch_{command}_" in page.text, (command, page.text[:500])
+            assert f'hashwatch_build_info{{service="{command}",version="' in page.text, (command, page.text[:500])
         up = re.findall(r'^miner_up\{miner="[^"]+"[^}]*\} 1$', pages["cgminer"].text, re.M)
         assert len(up) == MINERS  # the simulator's packaged captures, parsed by the packaged parsers
 

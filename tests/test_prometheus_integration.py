@@ -5,7 +5,7 @@ from pathlib import Path
 import yaml
 
 from hashwatch.config import load_config
-from hashwatch.settings import HashwatchConfig
+from hashwatch.app.settings import HashwatchConfig
 from tests.promtool import check_config
 
 ROOT = Path(__file__).resolve().parent.parent

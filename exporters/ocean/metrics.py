@@ -311,18 +311,20 @@ class ApiCollector(_Group):
 
     def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily(
-            "ocean_api_up", "1 if the latest poll of the endpoint succeeded, 0 if it failed.", labels=["endpoint", "address"]
+            "hashwatch_ocean_api_up",
+            "1 if the latest poll of the endpoint succeeded, 0 if it failed.",
+            labels=["endpoint", "address"],
         )
         success = GaugeMetricFamily(
-            "ocean_api_last_success_timestamp_seconds",
+            "hashwatch_ocean_api_last_success_timestamp_seconds",
             "When the endpoint last answered with data; the age of every value it feeds.",
             labels=["endpoint", "address"],
         )
         failures = GaugeMetricFamily(
-            "ocean_api_consecutive_failures", "Failed polls since the last success.", labels=["endpoint", "address"]
+            "hashwatch_ocean_api_consecutive_failures", "Failed polls since the last success.", labels=["endpoint", "address"]
         )
         delay = GaugeMetricFamily(
-            "ocean_api_poll_interval_seconds", "Wait before the next poll: the interval, or the backoff after failures.",
+            "hashwatch_ocean_api_poll_interval_seconds", "Wait before the next poll: the interval, or the backoff after failures.",
             labels=["endpoint", "address"],
         )
         for (endpoint, address), state in sorted(self.poller.states.items()):
@@ -334,7 +336,7 @@ class ApiCollector(_Group):
             failures.add_metric([endpoint, address], state.failures)
             delay.add_metric([endpoint, address], state.next_delay)
         requests = CounterMetricFamily(
-            "ocean_api_requests", "Requests to Ocean by endpoint and result (success, rate_limited, server_error, "
+            "hashwatch_ocean_api_requests", "Requests to Ocean by endpoint and result (success, rate_limited, server_error, "
             "http_error, timeout, connection_error, too_large, redirect, api_error, malformed, unknown_shape, "
             "implausible, internal_error).",
             labels=["endpoint", "result"],

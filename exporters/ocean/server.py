@@ -1,4 +1,4 @@
-"""HTTP side of the Ocean exporter: /metrics from the poller's cache, and a landing page."""
+"""HTTP side of the Ocean exporter: the polled service shell (hashwatch.polled_exporter) over Ocean's API."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from .poller import ocean_jobs
 
 
 class OceanExporter(PolledExporter):
+    name = "ocean"
     title = "hashwatch Ocean.xyz exporter"
-    label = "ocean"
 
     def __init__(self, config: OceanConfig):
         super().__init__()

@@ -13,10 +13,10 @@ from aiohttp import ClientSession, ClientTimeout
 
 from exporters.cgminer.config import FleetConfig
 from exporters.cgminer.server import Exporter
+from hashwatch.web import serve, wait_until_stopped
 from simulator import SimulatedFleet
 
 from .settings import HashwatchConfig
-from .web import serve, wait_until_stopped
 
 
 async def run_demo(

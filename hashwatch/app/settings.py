@@ -9,7 +9,7 @@ from exporters.market.config import MarketConfig
 from exporters.ocean.config import OceanConfig
 from profitability.config import ProfitabilityConfig
 
-from .config import ConfigSection
+from hashwatch.config import ConfigSection
 
 
 class HashwatchConfig(ConfigSection):

@@ -1,17 +1,30 @@
-"""The `hashwatch` command: one subcommand per service, Prometheus-style flags."""
+"""The `hashwatch` command: one subcommand per service, Prometheus-style flags.
+
+Every service subcommand is written with `service_command`: the shared flags
+(`--config.file`, `--web.listen-address`, `--log.level`) and body (logging set
+up, the config loaded or exit status 2, the app served until Ctrl-C) are here
+once; a subcommand declares only its default address, its own flags, and how
+it builds its aiohttp application from the loaded config.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
-from . import __version__
-from .config import ConfigError, load_config
+from hashwatch import __version__
+from hashwatch.config import ConfigError, load_config
+
 from .settings import HashwatchConfig
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 LOG_LEVELS = ("debug", "info", "warn", "error")
 
@@ -43,7 +56,7 @@ def _setup(config_file: str | None, log_level: str) -> HashwatchConfig:
 
 def _serve(app, listen: str) -> None:
     """Serve an exporter's aiohttp app until Ctrl-C (uvloop, process tuning: see web.run)."""
-    from .web import run, run_forever
+    from hashwatch.web import run, run_forever
 
     try:
         run(run_forever(app, listen))
@@ -62,7 +75,7 @@ class ListenAddress(click.ParamType):
     name = "address"
 
     def convert(self, value, param, ctx):
-        from .web import parse_listen_address
+        from hashwatch.web import parse_listen_address
 
         try:
             parse_listen_address(value)
@@ -84,62 +97,83 @@ config_option = click.option(
 log_option = click.option("--log.level", "log_level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 
 
+def configured(default_listen: str) -> Callable[[Callable], Callable]:
+    """The shared flags and preamble of a subcommand that runs a service.
+
+    Adds --config.file, --web.listen-address (default `default_listen`) and
+    --log.level; sets up logging and loads the config (exit status 2 on a bad
+    one), then calls the function as f(config, config_file, listen, **its own flags).
+    """
+
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)  # keeps its docstring (the help) and the click options under it
+        def body(config_file: str | None, listen: str, log_level: str, **own):
+            return function(_setup(config_file, log_level), config_file, listen, **own)
+
+        return config_option(listen_option(default_listen)(log_option(body)))
+
+    return decorate
+
+
+def service_command(default_listen: str) -> Callable[[Callable[..., web.Application]], click.Command]:
+    """A `hashwatch` subcommand serving one service's aiohttp application on --web.listen-address.
+
+    The decorated function, named as the subcommand and documented by its help
+    text, is build(config, config_file, **its own flags) -> web.Application;
+    it may call config_error() for a problem the config's schema cannot see.
+    """
+
+    def decorate(build: Callable[..., web.Application]) -> click.Command:
+        @configured(default_listen)
+        @functools.wraps(build)
+        def command(config: HashwatchConfig, config_file: str | None, listen: str, **own) -> None:
+            _serve(build(config, config_file, **own), listen)
+
+        return main.command(name=build.__name__)(command)
+
+    return decorate
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="hashwatch")
 def main() -> None:
     """hashwatch: Prometheus-native observability for Bitcoin mining."""
 
 
-@main.command()
-@config_option
-@listen_option(":9891")
-@log_option
-def cgminer(config_file: str | None, listen: str, log_level: str) -> None:
+@service_command(":9891")
+def cgminer(config: HashwatchConfig, config_file: str | None) -> web.Application:
     """Exporter for ASIC miners over the CGMiner API (TCP 4028): /probe?target= and fleet /metrics."""
     from exporters.cgminer.server import Exporter
 
-    config = _setup(config_file, log_level)
-    _serve(Exporter(config.cgminer).app(), listen)
+    return Exporter(config.cgminer).app()
 
 
-@main.command()
-@config_option
-@listen_option(":9892")
-@log_option
-def ocean(config_file: str | None, listen: str, log_level: str) -> None:
+@service_command(":9892")
+def ocean(config: HashwatchConfig, config_file: str | None) -> web.Application:
     """Exporter for the Ocean.xyz pool API: hashrate, workers, TIDES estimates, payouts, pool stats."""
     from exporters.ocean.server import OceanExporter
 
-    config = _setup(config_file, log_level)
     if not config.ocean.addresses:
         logging.getLogger("hashwatch.ocean").warning(
             "ocean.addresses is empty: exporting pool-wide metrics only; add your payout address to see your own"
         )
-    _serve(OceanExporter(config.ocean).app(), listen)
+    return OceanExporter(config.ocean).app()
 
 
-@main.command()
-@config_option
-@listen_option(":9893")
-@log_option
-def market(config_file: str | None, listen: str, log_level: str) -> None:
+@service_command(":9893")
+def market(config: HashwatchConfig, config_file: str | None) -> web.Application:
     """Exporter for BTC price, difficulty, retarget, fees and hashprice (public APIs or your own node)."""
     from exporters.market.server import MarketExporter
 
-    config = _setup(config_file, log_level)
-    _serve(MarketExporter(config.market).app(), listen)
+    return MarketExporter(config.market).app()
 
 
-@main.command()
-@config_option
-@listen_option(":9894")
-@log_option
-def profitability(config_file: str | None, listen: str, log_level: str) -> None:
+@service_command(":9894")
+def profitability(config: HashwatchConfig, config_file: str | None) -> web.Application:
     """Exporter for revenue, power cost, profit and break-even series per miner, site and fleet."""
     from profitability.catalog import load_catalog
     from profitability.server import ProfitabilityExporter
 
-    config = _setup(config_file, log_level)
     try:
         catalog = load_catalog(config.profitability.catalog_file)
     except ConfigError as exc:
@@ -149,23 +183,19 @@ def profitability(config_file: str | None, listen: str, log_level: str) -> None:
             config.profitability.ledger.check_files()
         except ConfigError as exc:
             config_error(f"{config_file}: {exc}")
-    _serve(ProfitabilityExporter(config.profitability, catalog).app(), listen)
+    return ProfitabilityExporter(config.profitability, catalog).app()
 
 
 @main.command()
-@config_option
+@configured("127.0.0.1:9891")
 @click.option("--miners", default=12, show_default=True, type=click.IntRange(1, 20000), help="Simulated miners.")
-@listen_option("127.0.0.1:9891")
 @click.option("--simulator.first-address", "first_address", default="127.10.0.1", show_default=True)
 @click.option("--simulator.port", "sim_port", default=4028, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds (default: run until Ctrl-C).")
-@log_option
-def demo(config_file, miners, listen, first_address, sim_port, duration, log_level) -> None:
+def demo(config: HashwatchConfig, config_file: str | None, listen: str, miners, first_address, sim_port, duration) -> None:
     """Run a simulated fleet and the CGMiner exporter over it, on loopback: no hardware needed."""
     from .demo import run_demo
 
-    _logging(log_level)
-    config = load_or_exit(config_file)
     asyncio.run(run_demo(config, miners, listen, first_address, sim_port, duration))
 
 

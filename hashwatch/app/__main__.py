@@ -1,0 +1,5 @@
+"""`python -m hashwatch.app`: the `hashwatch` command."""
+
+from .cli import main
+
+main()
