@@ -1,4 +1,4 @@
-# The hashwatch image: the same wheel tests/test_packaging.py installs into a clean
+# The hashwatch image: the same wheel tests/project/test_packaging.py installs into a clean
 # virtualenv and runs every subcommand from, so the image holds exactly the packages
 # and package data (ASIC catalog, simulator captures) the wheel declares.
 FROM python:3.11-slim AS build

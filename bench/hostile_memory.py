@@ -27,7 +27,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.cgminer_fixtures import raw  # noqa: E402
+from tests.support.cgminer_fixtures import raw  # noqa: E402
 
 FILES = {
     "version": "antminer/s19pro_stock_2022_version.json",

@@ -3,7 +3,7 @@
     python bench/render_benchmark.py                  # 10,000 S19 Pro miners, best of 5
     python bench/render_benchmark.py --miners 2000 --rounds 9
 
-The models come from parsing the real S19 Pro captures (tests/cgminer_fixtures.py), so
+The models come from parsing the real S19 Pro captures (tests/support/cgminer_fixtures.py), so
 every miner has the series a real one has (3 boards, 4 fans, 3 pools). Prints
 µs per sample for hashwatch's renderer and for prometheus_client's
 generate_latest over the same samples. The best round is reported: on a shared
@@ -28,7 +28,7 @@ from exporters.cgminer.firmware import parser_for  # noqa: E402
 from exporters.cgminer.metrics import MinerSample, render  # noqa: E402
 from exporters.cgminer.reply import parse_reply  # noqa: E402
 from exporters.cgminer.scrape import ScrapeResult  # noqa: E402
-from tests.cgminer_fixtures import raw  # noqa: E402
+from tests.support.cgminer_fixtures import raw  # noqa: E402
 
 
 def s19_status():

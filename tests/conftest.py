@@ -7,7 +7,7 @@ import pytest
 from exporters.cgminer.config import CgminerConfig, FleetConfig
 from exporters.cgminer.server import Exporter
 from simulator import PROFILES, FleetThread, SimulatedFleet
-from tests.servers import AppThread
+from tests.support.servers import AppThread
 
 # Nothing listens on the discard port: the session exporter allows it so tests can see a refused connection.
 DISCARD_PORT = 9
@@ -47,7 +47,7 @@ def exporter(sim_fleet, fleet_file_sd):
 @pytest.fixture(scope="session")
 def prometheus(exporter, fleet_file_sd, tmp_path_factory):
     """Prometheus scraping every simulated miner through /probe, as prometheus/prometheus.yml does."""
-    from tests.prometheus_server import PrometheusServer
+    from tests.support.prometheus_server import PrometheusServer
 
     exporter_address = exporter.url.removeprefix("http://")
     config = {

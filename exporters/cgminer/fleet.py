@@ -36,8 +36,12 @@ class Fleet:
         settings: ClientSettings,
         default_port: int,
         on_error: Callable[[str], None] | None = None,
+        keep_samples: bool = False,
     ):
         self.config = config
+        # Each miner's parsed result, kept beside the text (in-process only): for
+        # tests and tools. Off in the exporter, whose memory holds the text alone.
+        self.keep_samples = keep_samples
         self.on_error = on_error  # told each failed miner's reason, once per scrape
         self.settings = settings
         self.default_port = default_port
@@ -78,7 +82,7 @@ class Fleet:
                 self.pool = WorkerPool(self.config.workers, self.settings, self.default_port, self.config.concurrency)
             result = await self.pool.scrape(targets, label_names, timeout)
         else:
-            result = await self.scraper.scrape_and_render(targets, label_names, timeout, keep_samples=True)
+            result = await self.scraper.scrape_and_render(targets, label_names, timeout, keep_samples=self.keep_samples)
         if self.on_error is not None:
             # Here, not per /metrics request: concurrent requests share this scrape.
             for reason in result.errors:

@@ -1,7 +1,7 @@
 """Bytes on the wire -> a JSON object, repairing known firmware quirks.
 
 Each repair is tried only after strict parsing fails, so a well-formed reply is
-never rewritten. The quirks come from real captures (tests/fixtures/cgminer/quirks):
+never rewritten. The quirks come from real captures (simulator/captures/cgminer/quirks):
 a trailing NUL, missing commas between objects, bare nan/inf, the non-JSON
 escape \\', trailing commas and stray bytes after the final brace.
 """

@@ -34,7 +34,7 @@ def _after_acknowledgement(group: list[SpoolEntry]) -> None:
     """Runs after the server acknowledged `group` and before it is deleted from the spool. Does nothing.
 
     The window in which a crash makes the batch be sent again; tests replace this
-    function to kill the process here (tests/test_ledger.py).
+    function to kill the process here (tests/kit/test_ledger.py).
     """
 
 

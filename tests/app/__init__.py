@@ -1,0 +1,1 @@
+"""The `hashwatch` command and the stack end to end through a real Prometheus."""

@@ -1,0 +1,1 @@
+"""The CGMiner exporter: wire, client, firmware parsers, scrape, exposition, fleet mode, /probe."""

@@ -1,0 +1,1 @@
+"""The market exporter: price and network sources, the user's node, selection."""

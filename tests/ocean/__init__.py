@@ -1,0 +1,1 @@
+"""The Ocean.xyz exporter: parsers, poller, collectors, real and hand-built replies."""

@@ -1,0 +1,1 @@
+"""The profitability exporter: economics, tariffs, catalog, snapshot, integration with Prometheus."""

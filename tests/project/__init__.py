@@ -1,0 +1,1 @@
+"""Promises about the project itself: layout and imports, docs, packaging, fixture use."""

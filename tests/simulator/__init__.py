@@ -1,0 +1,1 @@
+"""The simulated fleet and its faults, as the exporter sees them."""
