@@ -95,15 +95,12 @@ OLD_NAMES = {
 @pytest.fixture(scope="module", params=list(SERVICES))
 def running(request):
     """(service name, base URL) of a started exporter that is ready."""
-    server = AppThread(lambda: SERVICES[request.param]().app()).start()
-    try:
+    with AppThread(lambda: SERVICES[request.param]().app()) as server:
         deadline = time.monotonic() + 20
         while requests.get(f"{server.url}/-/ready", timeout=5).status_code != 200:
             assert time.monotonic() < deadline, f"{request.param} never became ready"
             time.sleep(0.05)
         yield request.param, server.url
-    finally:
-        server.stop()
 
 
 def _families(url: str) -> dict[str, str]:
@@ -164,11 +161,8 @@ def test_the_profitability_ledger_health_is_a_self_metric(tmp_path):
         ledger={"api": "v1", "url": closed, "database": "hashwatch", "spool_dir": str(tmp_path / "spool")},
     )
     (tmp_path / "spool").mkdir()
-    server = AppThread(lambda: ProfitabilityExporter(config, load_catalog()).app()).start()
-    try:
+    with AppThread(lambda: ProfitabilityExporter(config, load_catalog()).app()) as server:
         families = _families(server.url)
-    finally:
-        server.stop()
     assert "hashwatch_profitability_ledger_spool_max_bytes" in families
     assert "hashwatch_profitability_ledger_points_written" in families  # a counter: _total in the text
     assert not [name for name in families if name.startswith("profitability_ledger_")]

@@ -363,11 +363,8 @@ def ocean():
         healthy_routes(server)
         config = ocean_config(server, interval=0.1)
         exporter = OceanExporter(config)
-        app = AppThread(lambda: exporter.app()).start()
-        try:
+        with AppThread(lambda: exporter.app()) as app:
             yield server, f"{app.url}/metrics", exporter
-        finally:
-            app.stop()
 
 
 def ocean_up(found) -> bool:
@@ -451,11 +448,8 @@ def market():
             max_age_seconds=30, max_backoff_seconds=1,
         )
         exporter = MarketExporter(config)
-        app = AppThread(lambda: exporter.app()).start()
-        try:
+        with AppThread(lambda: exporter.app()) as app:
             yield server, f"{app.url}/metrics", exporter
-        finally:
-            app.stop()
 
 
 def market_up(found) -> bool:

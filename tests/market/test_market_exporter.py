@@ -52,11 +52,8 @@ def market():
                              for n in ("mempool", "blockchain_info")],
             max_age_seconds=1.5, max_backoff_seconds=1,
         )
-        app = AppThread(lambda: MarketExporter(config).app()).start()
-        try:
+        with AppThread(lambda: MarketExporter(config).app()) as app:
             yield server, f"{app.url}/metrics"
-        finally:
-            app.stop()
 
 
 def everything_up(found) -> bool:

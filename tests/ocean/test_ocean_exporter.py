@@ -71,11 +71,8 @@ def serving_ocean(routes):
     with ReplayServer() as server:
         routes(server)
         config = ocean_config(server)
-        app = AppThread(lambda: OceanExporter(config).app()).start()
-        try:
+        with AppThread(lambda: OceanExporter(config).app()) as app:
             yield server, f"{app.url}/metrics"
-        finally:
-            app.stop()
 
 
 @pytest.fixture(scope="module")

@@ -70,3 +70,12 @@ def mangled_replies(replies: dict[str, Reply]) -> Iterator[dict[str, Reply]]:
                         broken[command] = copy.copy(reply)
                         broken[command].sections = dict(reply.sections, **{name: new_items})
                         yield broken
+
+
+def survives_mangling(parser: FirmwareParser, variants) -> int:
+    """parse_and_render every junk variant (each must parse and render validly); how many there were."""
+    count = 0
+    for broken in variants:
+        parse_and_render(parser, broken)
+        count += 1
+    return count

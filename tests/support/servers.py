@@ -46,6 +46,12 @@ class AppThread:
             raise self._error
         return self
 
+    def __enter__(self) -> "AppThread":
+        return self.start()
+
+    def __exit__(self, *_exc) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if not self._thread.is_alive():
             return  # stopped already
