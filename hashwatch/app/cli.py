@@ -200,6 +200,30 @@ def demo(config: HashwatchConfig, config_file: str | None, listen: str, miners, 
 
 
 @main.command()
+@config_option
+@click.option(
+    "--output.dir", "output_dir", type=click.Path(file_okay=False), default=".", show_default=True,
+    help="Repository root to write prometheus/rules/*.yml and docs/runbooks.md under.",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a generated file is missing or stale.")
+def rules(config_file: str | None, output_dir: str, check: bool) -> None:
+    """Generate Prometheus recording and alerting rules and their runbooks from the `alerting:` config."""
+    from pathlib import Path
+
+    from .alerting.generate import stale, write
+
+    config = load_or_exit(config_file).alerting
+    root = Path(output_dir)
+    if check:
+        outdated = stale(config, root)
+        for relative in outdated:
+            click.echo(f"stale: {relative} (run `hashwatch rules` and commit the result)", err=True)
+        sys.exit(1 if outdated else 0)
+    for path in write(config, root):
+        click.echo(f"wrote {path}")
+
+
+@main.command()
 @click.argument("networks", metavar="CIDR...", nargs=-1, required=True)
 @click.option("--site", default=None, help="Value of the `site` label of every target.")
 @click.option("--port", default=4028, show_default=True, type=click.IntRange(1, 65535), help="CGMiner API port.")

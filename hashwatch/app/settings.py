@@ -11,9 +11,12 @@ from profitability.config import ProfitabilityConfig
 
 from hashwatch.config import ConfigSection
 
+from .alerting.config import AlertingConfig
+
 
 class HashwatchConfig(ConfigSection):
     cgminer: CgminerConfig = Field(default_factory=CgminerConfig)
     ocean: OceanConfig = Field(default_factory=OceanConfig)
     market: MarketConfig = Field(default_factory=MarketConfig)
     profitability: ProfitabilityConfig = Field(default_factory=ProfitabilityConfig)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)

@@ -1,0 +1,114 @@
+"""Recording rules (`level:metric:operations`) that dashboards and alerts reuse.
+
+Levels: `fleet` (everything), `site` (the site label, alerting.site_label),
+`model` (miner_info's model), `worker` (the pool worker a miner hashes as, the
+label Ocean reports it under), `miner` (one miner: instance and miner). Power
+is summed over the `estimated` label: a reading and an estimate both count.
+"""
+
+from __future__ import annotations
+
+from .config import AlertingConfig
+from .model import Group, Recording
+from .promql import MINER, quoted, series
+
+
+def groups(config: AlertingConfig) -> list[Group]:
+    m = config.miner_selector
+    site = config.site_label
+    hashrate = series("miner_hashrate_hashes_per_second", m)
+    expected = series("miner_expected_hashrate_hashes_per_second", m)
+    power = f"sum without (estimated) ({series('miner_power_watts', m)})"
+    info = series("miner_info", m)
+    powered = f"{hashrate} and on({MINER}) {series('miner_power_watts', m)}"
+    up = series("miner_up", m)
+
+    def shares(result: str) -> str:
+        return f"rate({series('miner_shares_total', m, 'result=' + quoted(result))}[15m])"
+
+    all_shares = f"rate({series('miner_shares_total', m)}[15m])"
+    pool_up = series("miner_pool_up", m, "worker!=" + quoted(""))
+    active_worker = f"max by ({MINER}, worker) ({pool_up} == 1 and on({MINER}, pool) {series('miner_pool_active', m)} == 1)"
+    miners = Group(
+        "hashwatch.miners.recording",
+        (
+            Recording(f"{site}:miner_hashrate_hashes_per_second:sum", f"sum by ({site}) ({hashrate})"),
+            Recording("fleet:miner_hashrate_hashes_per_second:sum", f"sum({hashrate})"),
+            Recording(f"{site}:miner_expected_hashrate_hashes_per_second:sum", f"sum by ({site}) ({expected})"),
+            Recording("fleet:miner_expected_hashrate_hashes_per_second:sum", f"sum({expected})"),
+            Recording(
+                "model:miner_hashrate_hashes_per_second:sum",
+                f"sum by (model) ({hashrate} * on({MINER}) group_left(model) {info})",
+            ),
+            Recording(
+                "model:miner_expected_hashrate_hashes_per_second:sum",
+                f"sum by (model) ({expected} * on({MINER}) group_left(model) {info})",
+            ),
+            Recording(f"{site}:miner_power_watts:sum", f"sum by ({site}) ({power})"),
+            Recording("fleet:miner_power_watts:sum", f"sum({power})"),
+            # Power over the hashrate of the miners that report power: a miner without a
+            # power reading would otherwise make the site look more efficient than it is.
+            Recording(
+                f"{site}:miner_efficiency_joules_per_terahash:ratio",
+                f"{site}:miner_power_watts:sum / (sum by ({site}) ({powered}) / 1e12)",
+            ),
+            Recording(
+                "fleet:miner_efficiency_joules_per_terahash:ratio",
+                f"fleet:miner_power_watts:sum / (sum({powered}) / 1e12)",
+            ),
+            Recording(
+                "miner:miner_shares_rejected:ratio_rate15m",
+                f"sum without (result) ({shares('rejected')}) / sum without (result) ({all_shares}) > -1",
+            ),
+            Recording(
+                "miner:miner_shares_stale:ratio_rate15m",
+                f"sum without (result) ({shares('stale')}) / sum without (result) ({all_shares}) > -1",
+            ),
+            Recording(
+                f"{site}:miner_shares_rejected:ratio_rate15m",
+                f"sum by ({site}) ({shares('rejected')}) / sum by ({site}) ({all_shares}) > -1",
+            ),
+            Recording(f"{site}:miner_up:sum", f"sum by ({site}) ({up})"),
+            Recording(f"{site}:miner_up:count", f"count by ({site}) ({up})"),
+            Recording("fleet:miner_up:sum", f"sum({up})"),
+            Recording("fleet:miner_up:count", f"count({up})"),
+            Recording(
+                "worker:miner_hashrate_hashes_per_second:sum",
+                f"sum by (worker) ({hashrate} * on({MINER}) group_left(worker) {active_worker})",
+            ),
+        ),
+    )
+    o = config.ocean_selector
+    ocean = Group(
+        "hashwatch.pool.recording",
+        (
+            Recording(
+                "worker:ocean_worker_hashrate_hashes_per_second:window3600s",
+                f"sum by (worker) ({series('ocean_worker_hashrate_hashes_per_second', o, 'window=' + quoted('3600s'))})",
+            ),
+            Recording(
+                "worker:miner_vs_ocean_hashrate:ratio_avg1h",
+                "avg_over_time(worker:miner_hashrate_hashes_per_second:sum[1h])"
+                " / worker:ocean_worker_hashrate_hashes_per_second:window3600s",
+            ),
+        ),
+    )
+    p = config.profitability_selector
+    economics = Group(
+        "hashwatch.economics.recording",
+        (
+            Recording(
+                "fleet:profitability_profit_per_day:avg1h",
+                f"avg_over_time({series('profitability_fleet_profit_per_day', p)}[1h])",
+            ),
+            Recording(
+                "fleet:profitability_margin_ratio:avg1h",
+                f"avg_over_time({series('profitability_fleet_margin_ratio', p)}[1h])",
+            ),
+            Recording(
+                f"{site}:profitability_profit_per_day:avg1h",
+                f"avg_over_time({series('profitability_site_profit_per_day', p)}[1h])",
+            ),
+        ),
+    )
+    return [miners, ocean, economics]
