@@ -32,30 +32,36 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
-def per_model(config: AlertingConfig, field: str, condition: str) -> str:
-    """`condition` (with `$threshold` in it) at the fleet default, and at each model override's own value.
+def _matching(config: AlertingConfig, overrides: list) -> str:
+    """miner_info of the miners any of these overrides applies to (by model, or by make)."""
+    models = [r for o in overrides for r in o.models]
+    makes = [r for o in overrides for r in o.makes]
+    parts = [series("miner_info", config.miner_selector, f'{label}=~"{models_regex(values)}"')
+             for label, values in (("model", models), ("make", makes)) if values]
+    return parts[0] if len(parts) == 1 else "(" + " or ".join(parts) + ")"
 
-    Miners of an overriding model are judged only by its value; a model whose
-    override leaves the field unset keeps the default.
+
+def per_model(config: AlertingConfig, field: str, condition: str) -> str:
+    """`condition` (with `$threshold` in it) at the fleet default, and at each override's own value.
+
+    Miners an override applies to are judged only by its value; an override
+    that leaves the field unset keeps the default for its miners. Overrides
+    should not overlap: a miner matching two is judged by both.
     """
     default = getattr(config, field)
     overrides = [m for m in config.models if getattr(m, field) is not None]
     at = lambda value: condition.replace("$threshold", _number(value))  # noqa: E731
     if not overrides:
         return at(default)
-    covered = models_regex([r for m in overrides for r in m.models])
-    others = series("miner_info", config.miner_selector, f'model=~"{covered}"')
-    parts = [f"({at(default)})\nunless on({MINER}) {others}"]
+    parts = [f"({at(default)})\nunless on({MINER}) {_matching(config, overrides)}"]
     for override in overrides:
-        wanted = series("miner_info", config.miner_selector, f'model=~"{models_regex(override.models)}"')
-        parts.append(f"({at(getattr(override, field))})\nand on({MINER}) {wanted}")
+        parts.append(f"({at(getattr(override, field))})\nand on({MINER}) {_matching(config, [override])}")
     return "\nor\n".join(parts)
 
 
 def without_models(config: AlertingConfig, flag: str, expr: str) -> str:
-    """`expr` except for miners of models whose override sets `flag` to false (e.g. fans on hydro models)."""
-    excluded = [r for m in config.models if getattr(m, flag) is False for r in m.models]
+    """`expr` except for miners whose override sets `flag` to false (e.g. fans on hydro models)."""
+    excluded = [m for m in config.models if getattr(m, flag) is False]
     if not excluded:
         return expr
-    info = series("miner_info", config.miner_selector, f'model=~"{models_regex(excluded)}"')
-    return f"({expr}) unless on({MINER}) {info}"
+    return f"({expr}) unless on({MINER}) {_matching(config, excluded)}"

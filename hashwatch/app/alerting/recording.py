@@ -74,7 +74,9 @@ def groups(config: AlertingConfig) -> list[Group]:
             Recording("fleet:miner_up:count", f"count({up})"),
             Recording(
                 "worker:miner_hashrate_hashes_per_second:sum",
-                f"sum by (worker) ({hashrate} * on({MINER}) group_left(worker) {active_worker})",
+                # A miner hashing for two workers at once (quota mode) counts half for each.
+                f"sum by (worker) (\n  {active_worker}\n  / on({MINER}) group_left() count by ({MINER}) ({active_worker})\n"
+                f"  * on({MINER}) group_left() {hashrate}\n)",
             ),
         ),
     )

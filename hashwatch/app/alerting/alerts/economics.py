@@ -81,7 +81,7 @@ def group(config: AlertingConfig) -> Group:
                     "Switch the miner off or underclock it from its web page or your fleet tool; the alert "
                     "resolves when the advice changes."
                 ),
-                for_="30m",
+                for_=config.miner_curtailment_advised_for,
                 keep_firing_for=config.keep_firing_for,
             ),
             Alert(
@@ -105,7 +105,7 @@ def group(config: AlertingConfig) -> Group:
                     "for the miners that turn unprofitable.\n"
                     "- Early in an epoch the estimate swings widely; it settles as the epoch fills."
                 ),
-                for_="1h",
+                for_=config.difficulty_rise_ahead_for,
             ),
         ),
     )

@@ -10,7 +10,6 @@ from ..config import AlertingConfig
 from ..model import Alert, Group
 from ..promql import quoted, series
 
-STEP_RATIO = 0.2  # OceanHashrateStepChange: a change of more than this share hour on hour
 
 
 def group(config: AlertingConfig) -> Group:
@@ -90,7 +89,7 @@ def group(config: AlertingConfig) -> Group:
             ),
             Alert(
                 "OceanHashrateStepChange",
-                f"{change} > {STEP_RATIO:g}\nor\n{change} < -{STEP_RATIO:g}",
+                f"{change} > {config.ocean_hashrate_step_ratio:g}\nor\n{change} < -{config.ocean_hashrate_step_ratio:g}",
                 severity="info",
                 summary="Your hashrate on Ocean changed markedly within an hour.",
                 description=(

@@ -48,7 +48,7 @@ def group(config: AlertingConfig) -> Group:
                     f"The whole fleet's hashrate fell by more than {ratio * 100:g} % compared with its maximum "
                     f"over the last {window}: a large part of the revenue is gone.\n\n" + check
                 ),
-                for_="5m",
+                for_=config.fleet_hashrate_drop_for,
                 keep_firing_for=config.keep_firing_for,
             ),
             Alert(
@@ -64,7 +64,7 @@ def group(config: AlertingConfig) -> Group:
                     f"One site's hashrate fell by more than {ratio * 100:g} % compared with its maximum over "
                     f"the last {window}.\n\n" + check
                 ),
-                for_="5m",
+                for_=config.site_hashrate_drop_for,
                 keep_firing_for=config.keep_firing_for,
             ),
             Alert(

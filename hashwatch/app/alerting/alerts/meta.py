@@ -43,7 +43,7 @@ def group(config: AlertingConfig) -> Group:
                     "- A config error stops it at start with exit status 2 and one line naming the key.\n"
                     "- For the CGMiner exporter in probe mode, miners then all look unreachable: fix this first."
                 ),
-                for_="5m",
+                for_=config.hashwatch_exporter_down_for,
             ),
             Alert(
                 "HashwatchProbeFailuresHigh",
@@ -62,7 +62,7 @@ def group(config: AlertingConfig) -> Group:
                     "- A 403 in Prometheus's target page: the targets are outside `cgminer.allowed_targets` or "
                     "`cgminer.allowed_ports`."
                 ),
-                for_="10m",
+                for_=config.hashwatch_probe_failures_high_for,
             ),
         ),
     )

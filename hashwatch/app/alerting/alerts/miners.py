@@ -114,7 +114,7 @@ def group(config: AlertingConfig) -> Group:
                     "- Restart the mining process or reboot the miner; if it stays at 0, open a repair ticket "
                     "(PSU, control board, hashboards)."
                 ),
-                for_="10m",
+                for_=config.miner_hashrate_zero_for,
             ),
             Alert(
                 "MinerHashrateLow",
@@ -163,7 +163,7 @@ def group(config: AlertingConfig) -> Group:
                     "rail; swap the board with a known-good one to tell board from control board. Open a "
                     "repair ticket for the board."
                 ),
-                for_="10m",
+                for_=config.miner_hashboard_dead_for,
                 keep_firing_for=keep,
             ),
             Alert(
@@ -186,7 +186,7 @@ def group(config: AlertingConfig) -> Group:
                     "- If the same chips stay missing, plan a board repair (chip or voltage-domain replacement); "
                     "if the number keeps growing, replace the board soon."
                 ),
-                for_="15m",
+                for_=config.miner_chips_missing_for,
             ),
             temperature_alert(
                 "MinerChipTemperatureHigh",
@@ -287,7 +287,7 @@ def group(config: AlertingConfig) -> Group:
                     "- Check the pool's status page, switch to a closer endpoint or the failover pool.\n"
                     "- If the miner's own hardware is the cause, lower its frequency or open a repair ticket."
                 ),
-                for_="15m",
+                for_=config.miner_reject_ratio_high_for,
                 keep_firing_for=keep,
             ),
             Alert(
@@ -305,7 +305,7 @@ def group(config: AlertingConfig) -> Group:
                     "- Lower the frequency or choose a more conservative profile; if errors stay high on one "
                     "board, open a repair ticket for it."
                 ),
-                for_="15m",
+                for_=config.miner_hardware_errors_high_for,
                 keep_firing_for=keep,
             ),
             Alert(
@@ -340,7 +340,7 @@ def group(config: AlertingConfig) -> Group:
                     "temperature codes mean cooling.\n"
                     "- Codes that clear themselves after a reboot can be noted and watched."
                 ),
-                for_="5m",
+                for_=config.miner_fault_reported_for,
             ),
             Alert(
                 "MinerNotMining",
@@ -358,7 +358,7 @@ def group(config: AlertingConfig) -> Group:
                     "- Check whether its firmware slept it after overheating or a power limit.\n"
                     "- Resume mining; if it is meant to stay off, silence it in Alertmanager with a comment."
                 ),
-                for_="15m",
+                for_=config.miner_not_mining_for,
             ),
         ),
     )

@@ -9,11 +9,6 @@ from ..promql import MINER, series
 # The miner's name in a description: `miner` in fleet mode, the probed `instance` otherwise.
 WHO = "{{ with $labels.miner }}{{ . }}{{ else }}{{ $labels.instance }}{{ end }}"
 
-# Miners reporting this much more than Ocean credits their worker (1h averages).
-SHORTFALL_RATIO = 1.3
-# A worker Ocean has had no share from for this long (seconds).
-WORKER_SILENT_SECONDS = 1800
-
 
 def group(config: AlertingConfig) -> Group:
     m = config.miner_selector
@@ -49,7 +44,7 @@ def group(config: AlertingConfig) -> Group:
                     "- For Ocean, check status at ocean.xyz and that the user is `<payout address>.<worker>`.\n"
                     "- Fix or remove the pool in the miner's pool settings; the alert clears once it is alive."
                 ),
-                for_="5m",
+                for_=config.miner_pool_down_for,
                 keep_firing_for=config.keep_firing_for,
             ),
             Alert(
@@ -71,7 +66,7 @@ def group(config: AlertingConfig) -> Group:
                     "(Braiins, LuxOS with quotas) do not until restarted or until the pool list is re-saved.\n"
                     "- A backup pool listed first by mistake: reorder the pools in the miner's settings."
                 ),
-                for_="10m",
+                for_=config.miner_pool_failover_for,
                 keep_firing_for=config.keep_firing_for,
             ),
             Alert(
@@ -92,11 +87,11 @@ def group(config: AlertingConfig) -> Group:
                     "- Restore the pool settings (`stratum+tcp://mine.ocean.xyz:3334`, user "
                     "`<payout address>.<worker>`) and restart mining."
                 ),
-                for_="5m",
+                for_=config.miner_no_active_pool_for,
             ),
             Alert(
                 "OceanHashrateShortfall",
-                f"worker:miner_vs_ocean_hashrate:ratio_avg1h > {SHORTFALL_RATIO:g}",
+                f"worker:miner_vs_ocean_hashrate:ratio_avg1h > {config.ocean_shortfall_ratio:g}",
                 severity="warning",
                 summary="Ocean credits a worker much less hashrate than its miners report.",
                 description=(
@@ -119,12 +114,12 @@ def group(config: AlertingConfig) -> Group:
                     "Ocean's hashrate is an estimate from shares and is noisy for small workers: a single "
                     "small miner can read 20-30% off for an hour; look at the 24 h figure before acting."
                 ),
-                for_="1h",
+                for_=config.ocean_hashrate_shortfall_for,
                 keep_firing_for=config.keep_firing_for,
             ),
             Alert(
                 "OceanWorkerSilent",
-                f"time() - {series('ocean_worker_last_share_timestamp_seconds', o)} > {WORKER_SILENT_SECONDS}\n"
+                f"time() - {series('ocean_worker_last_share_timestamp_seconds', o)} > {config.ocean_worker_silent_seconds:g}\n"
                 f"unless on(address) {ocean_stale}",
                 severity="warning",
                 summary="Ocean has received no share from a worker for over 30 minutes.",
@@ -142,7 +137,7 @@ def group(config: AlertingConfig) -> Group:
                     "- A miner deliberately switched off or renamed: the worker drops out of Ocean's list "
                     "after a while and the alert resolves; silence it meanwhile."
                 ),
-                for_="10m",
+                for_=config.ocean_worker_silent_for,
             ),
         ),
     )

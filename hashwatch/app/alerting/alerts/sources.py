@@ -123,7 +123,7 @@ def group(config: AlertingConfig) -> Group:
                     "- A fast-moving market can spread sources briefly; 30 minutes is not brief.\n"
                     "- Move the wrong source down or out of `market.price.sources` if it persists."
                 ),
-                for_="30m",
+                for_=config.market_price_sources_disagree_for,
                 keep_firing_for=config.keep_firing_for,
             ),
             Alert(
@@ -150,7 +150,7 @@ def group(config: AlertingConfig) -> Group:
                     "bound if the backlog is needed), `spool_error` (disk full or permissions).\n"
                     "- Once writes succeed again the spool drains by itself, oldest first."
                 ),
-                for_="15m",
+                for_=config.ledger_failing_for,
             ),
         ),
     )
