@@ -175,25 +175,4 @@ class AlertingPrometheus(PrometheusServer):
     """
 
     def __init__(self, workdir: Path, config: dict[str, Any], resend_delay: str = "2s"):
-        binary = shutil.which("prometheus")
-        if binary is None:
-            pytest.fail("prometheus not found: run ./scripts/setup (installs Debian's prometheus package)")
-        self.workdir = workdir
-        self.config_path = workdir / "prometheus.yml"
-        self.config_path.write_text(yaml.safe_dump(config))
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(workdir / "prometheus.log", "wb")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={self.config_path}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                f"--rules.alert.resend-delay={resend_delay}",
-                "--log.level=warn",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_ready()
+        super().__init__(workdir, config, extra_flags=(f"--rules.alert.resend-delay={resend_delay}",))

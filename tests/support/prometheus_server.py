@@ -20,7 +20,7 @@ def free_port() -> int:
 
 
 class PrometheusServer:
-    def __init__(self, workdir: Path, config: dict):
+    def __init__(self, workdir: Path, config: dict, extra_flags: tuple[str, ...] = ()):
         binary = shutil.which("prometheus")
         if binary is None:
             pytest.fail("prometheus not found: run ./scripts/setup (installs Debian's prometheus package)")
@@ -38,6 +38,7 @@ class PrometheusServer:
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--web.enable-lifecycle",
                 "--log.level=warn",
+                *extra_flags,
             ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
