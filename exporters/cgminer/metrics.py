@@ -137,14 +137,19 @@ class BoardElectricalCollector(_Group):
         super().__init__()
         self.frequency = self.gauge("miner_board_frequency_hertz", "Average chip clock of the hashboard.", "board")
         self.voltage = self.gauge("miner_board_voltage_volts", "Supply voltage of the hashboard.", "board")
-        self.power = self.gauge("miner_board_power_watts", "Power drawn by the hashboard.", "board")
+        self.power = self.gauge(
+            "miner_board_power_watts",
+            "Power drawn by the hashboard; estimated=\"true\" where the firmware estimates it.",
+            "board",
+            "estimated",
+        )
         self.errors = self.counter("miner_board_hardware_errors", "Hardware errors counted on the hashboard.", "board")
 
     def add_status(self, values: str, status: MinerStatus) -> None:
         for b in status.boards:
             self.frequency.add(values, b.frequency_hz, b.index)
             self.voltage.add(values, b.voltage_volts, b.index)
-            self.power.add(values, b.power_watts, b.index)
+            self.power.add(values, b.power_watts, b.index, "true" if b.power_estimated else "false")
             self.errors.add(values, b.hardware_errors, b.index)
 
 

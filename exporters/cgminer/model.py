@@ -30,6 +30,7 @@ class Board:
     frequency_hz: float | None = None
     voltage_volts: float | None = None
     power_watts: float | None = None
+    power_estimated: bool = False  # the firmware's estimate, not a reading (estimated="true")
     status: str | None = None  # firmware's word, e.g. "Alive", "mining"
 
 

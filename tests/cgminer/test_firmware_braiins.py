@@ -127,6 +127,7 @@ def test_docs_devdetails_temps_tuner():
     assert board.voltage_volts == pytest.approx(8.416799545288086)
     assert board.temperatures == {"pcb": 81.875, "chip": 104.625}
     assert [b.power_watts for b in status.boards] == [448, 448, 448]  # joined on HashchainIndex 6..8
+    assert all(b.power_estimated for b in status.boards)  # "ApproximatePowerConsumptionWatt"
     assert status.boards[2].temperatures == {"pcb": 84.4375, "chip": 105.4375}
     assert (status.power_watts, status.power_limit_watts) == (1419, 1420)  # tuner estimate, PowerLimit
     assert status.power_estimated is True  # "ApproximateMinerPowerConsumption": no meter behind it

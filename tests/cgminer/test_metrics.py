@@ -25,7 +25,8 @@ FULL = MinerStatus(
     make="Bitmain", model="S19 Pro", firmware="antminer", firmware_version="49.0.1.3",
     hashrate=110e12, hashrate_average=111e12, expected_hashrate=110e12,
     boards=[Board("0", hashrate=37e12, expected_hashrate=36.6e12, chips=114, expected_chips=114,
-                  temperatures={"chip": 78.0, "pcb": 73.0}, hardware_errors=183, frequency_hz=525e6)],
+                  temperatures={"chip": 78.0, "pcb": 73.0}, hardware_errors=183, frequency_hz=525e6,
+                  power_watts=1100.0, power_estimated=True)],
     temperatures={"inlet": 25.0}, fans=[Fan("0", rpm=6000.0, speed_ratio=0.8)],
     power_watts=3250.0, power_limit_watts=3600.0, accepted=4057, rejected=11, stale=1,
     hardware_errors=562, best_share=18446744073709551615, uptime_seconds=50474.0,
@@ -49,6 +50,7 @@ def test_full_status_renders_every_metric_with_base_units():
     assert s[("miner_hardware_errors_total", ())] == 562
     assert s[("miner_board_hardware_errors_total", (("board", "0"),))] == 183
     assert s[("miner_power_watts", (("estimated", "false"),))] == 3250
+    assert s[("miner_board_power_watts", (("board", "0"), ("estimated", "true")))] == 1100
     assert s[("miner_uptime_seconds", ())] == 50474
     assert s[("miner_fault", (("code", "110"),))] == 1
     pool = ("miner_pool_up", (("pool", "0"), ("url", "stratum+tcp://pool.example:3333"), ("user", "acct.worker1"), ("worker", "worker1")))

@@ -76,6 +76,7 @@ def _boards(replies: dict[str, Reply]) -> list[Board]:
         if isinstance(entry, dict):
             board = chains.get(entry, position)
             board.power_watts = nonzero(to_float(entry.get("ApproximatePowerConsumptionWatt")))
+            board.power_estimated = board.power_watts is not None  # the autotuner's estimate
     return list(chains.by_id.values())
 
 
