@@ -8,7 +8,8 @@ RUN pip wheel --no-cache-dir --no-deps -w /wheels .
 
 FROM python:3.11-slim
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/hashwatch-*.whl && rm -rf /wheels && useradd --system hashwatch
+RUN pip install --no-cache-dir /wheels/hashwatch-*.whl && rm -rf /wheels && useradd --system hashwatch \
+    && mkdir -p /var/lib/hashwatch && chown hashwatch /var/lib/hashwatch  # state: the webhook receiver's store
 USER hashwatch
 WORKDIR /home/hashwatch
 ENTRYPOINT ["hashwatch"]

@@ -187,6 +187,32 @@ def profitability(config: HashwatchConfig, config_file: str | None) -> web.Appli
 
 
 @main.command()
+@config_option
+@click.option(
+    "--web.listen-address", "listen", type=ListenAddress(), default=None,
+    help="Address to serve HTTP on.  [default: webhook.listen, :9895]",
+)
+@log_option
+def webhook(config_file: str | None, listen: str | None, log_level: str) -> None:
+    """Receiver for Alertmanager's webhook: stores alert events durably (SQLite), history API, hooks."""
+    import sqlite3
+
+    from alertmanager.receiver.server import serve
+
+    config = _setup(config_file, log_level).webhook
+    try:
+        serve(config, listen)
+    except sqlite3.Error as exc:
+        raise click.ClickException(f"{config.db_path}: {exc}") from None
+    except ConfigError as exc:  # a secret file or variable named by webhook.auth is missing
+        config_error(f"{config_file or '<defaults>'}: {exc}")
+    except OSError as exc:
+        if exc.filename is not None:
+            raise click.ClickException(f"{exc.filename}: {exc.strerror or exc}") from None
+        raise click.ClickException(f"cannot listen on {listen or config.listen}: {exc.strerror or exc}") from None
+
+
+@main.command()
 @configured("127.0.0.1:9891")
 @click.option("--miners", default=12, show_default=True, type=click.IntRange(1, 20000), help="Simulated miners.")
 @click.option("--simulator.first-address", "first_address", default="127.10.0.1", show_default=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from alertmanager.receiver.config import WebhookConfig
 from exporters.cgminer.config import CgminerConfig
 from exporters.market.config import MarketConfig
 from exporters.ocean.config import OceanConfig
@@ -20,3 +21,4 @@ class HashwatchConfig(ConfigSection):
     market: MarketConfig = Field(default_factory=MarketConfig)
     profitability: ProfitabilityConfig = Field(default_factory=ProfitabilityConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig)

@@ -4,7 +4,7 @@ Every import statement of every module counts, those inside functions too (a laz
 import is still a dependency). Layers:
 
 - kit: `hashwatch` except `hashwatch.app` (shared by every service)
-- services: `exporters`, `profitability`, `simulator`
+- services: `exporters`, `profitability`, `simulator`, `alertmanager` (its receiver)
 - app: `hashwatch.app` (the `hashwatch` command: CLI, settings, demo)
 """
 
@@ -16,8 +16,8 @@ from pathlib import Path
 from tests.support.paths import REPO
 
 ROOT = REPO
-PACKAGES = ("hashwatch", "exporters", "profitability", "simulator")
-SERVICES = ("exporters", "profitability", "simulator")
+PACKAGES = ("hashwatch", "exporters", "profitability", "simulator", "alertmanager")
+SERVICES = ("exporters", "profitability", "simulator", "alertmanager")
 MAX_LINES = 400
 
 

@@ -129,9 +129,10 @@ def test_every_subcommand_runs_from_the_wheel(installed, tmp_path):
                 "network_sources": [{"name": "mempool", "base_url": closed}],
             },
             "profitability": {"prometheus_url": closed},
+            "webhook": {"db_path": str(tmp_path / "events.db")},
         }))
         pages = {}
-        for command in ("cgminer", "ocean", "market", "profitability"):
+        for command in ("cgminer", "ocean", "market", "profitability", "webhook"):
             port = exporter_port if command == "cgminer" else _free_port()
             servers.append(_Server(
                 installed, command, "--config.file", str(config), "--web.listen-address", f"127.0.0.1:{port}",
