@@ -15,11 +15,12 @@ Where things live:
     app.py        Receiver (metrics, callbacks, auth) and the Flask app (routes)
     server.py     waitress: build the receiver, bind, serve until stopped
 
-Plugged into on_new_events by their own authors:
+Plugged into on_new_events by server.py when configured:
 
     forward.py    forwarding events to Teams, ntfy and generic webhooks, chosen by label matchers
     channels.py   what each forwarding destination is sent (message builders)
     outbox.py     the forwarding outbox: durable in SQLite, sent by one thread, retried
     remediation.py  a configured, allow-listed action per alert name, behind guards (off by default)
     privileged.py the only place a privileged CGMiner API command is built and sent
+    mirror.py     events as `alert_events` points in the InfluxDB ledger (Grafana annotations)
 """

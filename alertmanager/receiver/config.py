@@ -25,6 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 
 from hashwatch.config import ConfigError, ConfigSection
+from hashwatch.ledger import LedgerConfig
 from hashwatch.web import parse_listen_address
 
 from .forward import ForwardConfig
@@ -101,6 +102,9 @@ class WebhookConfig(ConfigSection):
     auth: AuthConfig | None = None
     forward: ForwardConfig = Field(default_factory=ForwardConfig)
     remediation: RemediationConfig = Field(default_factory=RemediationConfig)
+    ledger: LedgerConfig | None = Field(None, description="mirror alert events into InfluxDB; off when not set")
+
+    _ledger = field_validator("ledger")(lambda value: value.at("webhook.ledger") if value is not None else None)
 
     @field_validator("listen")
     @classmethod

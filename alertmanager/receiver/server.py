@@ -17,11 +17,13 @@ from flask import Flask
 from waitress import wasyncore
 from waitress.server import create_server
 
+from hashwatch.ledger import LedgerCollector
 from hashwatch.web import parse_listen_address
 
 from .app import Receiver, create_app
 from .config import WebhookConfig
 from .forward import forwarder
+from .mirror import LedgerMirror
 from .outbox import Deliverer, Outbox, OutboxCollector
 from .remediation import RemediationCollector, Remediator, remediator_callback
 
@@ -54,6 +56,11 @@ def _plug_in(receiver: Receiver, config: WebhookConfig) -> None:
         receiver.registry.register(OutboxCollector(outbox, [d.name for d in forward.destinations]))
         deliverer.start()
         receiver.closers += [outbox.close, deliverer.stop]  # closed in reverse: the deliverer stops first
+    if config.ledger is not None:
+        mirror = LedgerMirror(config.ledger)
+        receiver.on_new_events(mirror.callback())
+        receiver.registry.register(LedgerCollector(mirror.ledger, prefix="hashwatch_webhook_ledger"))
+        receiver.closers.append(mirror.close)
     if config.remediation.enabled:
         remediator = Remediator(config.remediation, config.db_path)
         receiver.registry.register(RemediationCollector(remediator))
