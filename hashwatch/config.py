@@ -6,6 +6,7 @@ an error naming the file and the dotted path of the key, never silently ignored.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,6 +42,16 @@ def currency_code(value: str) -> str:
     if len(code) != 3 or not code.isascii() or not code.isalpha():
         raise ValueError(f"{value!r} is not an ISO 4217 currency code such as USD")
     return code
+
+
+def cidr_networks(value: list[str]) -> list[str]:
+    """Each entry a CIDR network such as 10.0.0.0/8 (host bits allowed); ValueError otherwise (for field validators)."""
+    for network in value:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ValueError(f"{network!r} is not a CIDR network such as 10.0.0.0/8") from None
+    return value
 
 
 def http_url(value: str) -> str:

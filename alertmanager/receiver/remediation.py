@@ -36,7 +36,7 @@ from typing import Annotated, Any, Literal, Protocol, Union
 from prometheus_client.core import CounterMetricFamily
 from pydantic import Field, field_validator, model_validator
 
-from hashwatch.config import ConfigSection
+from hashwatch.config import ConfigSection, cidr_networks
 
 from .privileged import DEFAULT_PORT, PRIVILEGED_ALLOWED, PrivilegedCommandRefused, send_privileged, split_target
 
@@ -125,15 +125,7 @@ class RemediationConfig(ConfigSection):
     max_per_miner_per_day: int = Field(3, ge=1)
     max_fleet_per_hour: int = Field(10, ge=1)
 
-    @field_validator("allowed_targets")
-    @classmethod
-    def _networks(cls, value: list[str]) -> list[str]:
-        for network in value:
-            try:
-                ipaddress.ip_network(network, strict=False)
-            except ValueError:
-                raise ValueError(f"{network!r} is not a CIDR network such as 10.0.0.0/8") from None
-        return value
+    _networks = field_validator("allowed_targets")(cidr_networks)
 
     def target_allowed(self, host: str) -> bool:
         try:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from hashwatch.config import ConfigSection
+from hashwatch.config import ConfigSection, cidr_networks
 
 from .client import DEFAULT_PORT, split_target
 from .labels import LABEL_NAME_PATTERN, target_label_problem
@@ -65,15 +65,7 @@ class CgminerConfig(ConfigSection):
     )
     fleet: FleetConfig = Field(default_factory=FleetConfig)
 
-    @field_validator("allowed_targets")
-    @classmethod
-    def _valid_networks(cls, value: list[str]) -> list[str]:
-        for network in value:
-            try:
-                ipaddress.ip_network(network, strict=False)
-            except ValueError:
-                raise ValueError(f"{network!r} is not a CIDR network such as 10.0.0.0/8") from None
-        return value
+    _networks = field_validator("allowed_targets")(cidr_networks)
 
     def ports(self) -> frozenset[int]:
         return frozenset(self.allowed_ports or (self.default_port,))
