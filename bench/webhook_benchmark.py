@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +24,9 @@ from pathlib import Path
 import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.processes import ServerProcess  # noqa: E402
 PORT = 29895
 
 
@@ -66,22 +68,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         config = Path(workdir) / "hashwatch.yml"
         config.write_text(json.dumps({"webhook": {"db_path": str(Path(workdir) / "events.db")}}))
-        receiver = subprocess.Popen(
+        base = f"http://127.0.0.1:{PORT}"
+        receiver = ServerProcess(
+            Path(workdir),
             [sys.executable, "-m", "hashwatch.app", "webhook", "--config.file", str(config),
              "--web.listen-address", f"127.0.0.1:{PORT}", "--log.level", "error"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            f"{base}/-/ready",
+            cwd=ROOT,
         )
-        base = f"http://127.0.0.1:{PORT}"
         try:
             import requests
 
-            for _ in range(100):
-                try:
-                    if requests.get(f"{base}/-/ready", timeout=1).status_code == 200:
-                        break
-                except requests.RequestException:
-                    pass
-                time.sleep(0.1)
             bodies = [notification(n) for n in range(args.notifications)]
             started = time.perf_counter()
             latencies = asyncio.run(post_all(f"{base}/alerts", bodies, args.concurrency))
@@ -93,8 +90,7 @@ def main() -> None:
             events = events.get("events", events) if isinstance(events, dict) else events
             stored_duplicate = sum(1 for e in events if e.get("fingerprint") == f"{10**9:016x}")
         finally:
-            receiver.terminate()
-            receiver.wait(10)
+            receiver.stop()
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     print(f"{'notifications':>13} {'in flight':>9} {'stored/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'stored':>7} {'dup stored':>10}")

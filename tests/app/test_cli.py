@@ -53,7 +53,6 @@ def test_ocean_command_serves_metrics_from_a_replayed_api(tmp_path):
     import re
     import socket
     import time
-    from pathlib import Path
 
     import requests
 

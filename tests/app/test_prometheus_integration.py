@@ -1,6 +1,5 @@
 """A real Prometheus scraping the simulated fleet through the exporter, and the shipped configs."""
 
-from pathlib import Path
 
 import yaml
 

@@ -34,7 +34,8 @@ from hashwatch.ledger import (
     WriteOutcome,
     to_nanoseconds,
 )
-from tests.support.influx_servers import free_port, influxdb_v1, victoria_metrics  # noqa: F401 - session fixtures
+from tests.support.influx_servers import influxdb_v1, victoria_metrics  # noqa: F401 - session fixtures
+from tests.support.processes import free_port
 from tests.support.paths import REPO
 
 T0 = 1_700_000_000.0  # a fixed, recent-enough time: VictoriaMetrics is started with a long retention

@@ -16,7 +16,6 @@ import asyncio
 import json
 import math
 import re
-from pathlib import Path
 
 import pytest
 import requests

@@ -8,7 +8,6 @@ replay server, each source pointed at it with base_url.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 import requests

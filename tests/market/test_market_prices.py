@@ -1,7 +1,6 @@
 """Price source parsers on every recorded reply: concrete values, units, junk prices dropped, shapes refused."""
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -12,7 +12,6 @@ import contextlib
 import json
 import time
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import aiohttp
 import pytest

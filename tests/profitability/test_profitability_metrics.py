@@ -122,7 +122,6 @@ def test_no_tariff_means_no_cost():
 
 def test_every_profitability_metric_is_documented():
     import re
-    from pathlib import Path
 
     doc = (REPO / "docs" / "metrics.md").read_text()
     documented = set(re.findall(r"`((?:hashwatch_)?profitability_[a-z_]+)`", doc))

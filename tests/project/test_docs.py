@@ -3,7 +3,6 @@
 import asyncio
 import re
 from collections import defaultdict
-from pathlib import Path
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families

@@ -1,6 +1,5 @@
 """Every recorded capture is used by at least one test, referenced by its path."""
 
-from pathlib import Path
 
 import pytest
 

@@ -12,25 +12,19 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
 from tests.support.paths import REPO
+from tests.support.processes import free_port
 
 ROOT = REPO
 SIM_ADDRESS = "127.93.0"
 MINERS = 7
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +104,7 @@ def test_the_wheel_is_what_runs(installed):
 
 
 def test_every_subcommand_runs_from_the_wheel(installed, tmp_path):
-    sim_port, exporter_port = _free_port(), _free_port()
+    sim_port, exporter_port = free_port(), free_port()
     file_sd = tmp_path / "miners.json"
     simulator = _Server(
         installed, "simulate", "--miners", str(MINERS), "--first-address", f"{SIM_ADDRESS}.1",
@@ -118,7 +112,7 @@ def test_every_subcommand_runs_from_the_wheel(installed, tmp_path):
     )
     servers = [simulator]
     try:
-        closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens: no upstream is ever reached
+        closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: no upstream is ever reached
         config = tmp_path / "hashwatch.yml"
         config.write_text(json.dumps({
             "cgminer": {"allowed_targets": [f"{SIM_ADDRESS}.0/24"], "allowed_ports": [sim_port],
@@ -133,7 +127,7 @@ def test_every_subcommand_runs_from_the_wheel(installed, tmp_path):
         }))
         pages = {}
         for command in ("cgminer", "ocean", "market", "profitability", "webhook"):
-            port = exporter_port if command == "cgminer" else _free_port()
+            port = exporter_port if command == "cgminer" else free_port()
             servers.append(_Server(
                 installed, command, "--config.file", str(config), "--web.listen-address", f"127.0.0.1:{port}",
                 "--log.level", "error", ready="serving on",

@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +18,8 @@ import pytest
 import requests
 import yaml
 
-from tests.support.prometheus_server import PrometheusServer, free_port
+from tests.support.processes import ServerProcess, free_port
+from tests.support.prometheus_server import PrometheusServer
 
 # Notifier kinds the copy keeps; any other kind would reach outside loopback and is dropped.
 KEPT_NOTIFIERS = ("webhook_configs", "slack_configs", "email_configs")
@@ -98,32 +98,27 @@ def local_config(
     return config, notes
 
 
-class AlertmanagerServer:
+class AlertmanagerServer(ServerProcess):
+    name = "alertmanager"
+
     def __init__(self, workdir: Path, config: dict[str, Any]):
         binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
         if binary is None:
             pytest.fail("alertmanager not found: install Debian's prometheus-alertmanager package")
-        self.workdir = workdir
         self.config_path = workdir / "alertmanager.yml"
         self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
         self._check_config()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / "alertmanager.log"
-        self.log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={self.config_path}",
-                f"--storage.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-                "--cluster.listen-address=",  # no gossip: a single local instance
-                "--log.level=info",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_ready()
+        argv = [
+            binary,
+            f"--config.file={self.config_path}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",  # no gossip: a single local instance
+            "--log.level=info",
+        ]
+        super().__init__(workdir, argv, f"{self.url}/-/ready")
 
     def _check_config(self) -> None:
         amtool = shutil.which("amtool")
@@ -133,37 +128,11 @@ class AlertmanagerServer:
         if done.returncode != 0:
             pytest.fail(f"the local copy of alertmanager.yml is invalid:\n{done.stdout}{done.stderr}")
 
-    def _wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"alertmanager exited: {self.log_text()[-3000:]}")
-            try:
-                if requests.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError("alertmanager did not become ready")
-
-    def log_text(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text(errors="replace")
-
     def alerts(self, **filters: str) -> list[dict[str, Any]]:
         params = {"filter": [f'{k}="{v}"' for k, v in filters.items()]}
         response = requests.get(f"{self.url}/api/v2/alerts", params=params, timeout=10)
         response.raise_for_status()
         return response.json()
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
-        self.log.close()
 
 
 class AlertingPrometheus(PrometheusServer):

@@ -18,22 +18,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-READY_TIMEOUT_SECONDS = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from tests.support.processes import ServerProcess, free_port
 
 def find_binary(name: str, package: str) -> str:
     """The binary's path, or skip (fail under CI) naming the Debian package to install."""
@@ -46,53 +37,7 @@ def find_binary(name: str, package: str) -> str:
     return binary
 
 
-class _Server:
-    """A child process with a log file, a readiness URL and a bounded wait."""
-
-    name = "server"
-
-    def __init__(self, workdir: Path, argv: list[str], ready_url: str):
-        self.workdir = workdir
-        self.log_path = workdir / f"{self.name}.log"
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - the child writes to it until stop()
-        self.process = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        try:
-            self._wait_ready(ready_url)
-        except BaseException:
-            self.stop()
-            raise
-
-    def _wait_ready(self, url: str) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}: {self.log_tail()}")
-            try:
-                if requests.get(url, timeout=1).status_code in (200, 204):
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not ready after {READY_TIMEOUT_SECONDS} s: {self.log_tail()}")
-
-    def log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-2000:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self._log.close()
-
-
-class InfluxDBV1(_Server):
+class InfluxDBV1(ServerProcess):
     """influxd 1.x with a generated config: loopback only, no reporting, no _internal store."""
 
     name = "influxd"
@@ -161,7 +106,7 @@ bind-address = "127.0.0.1:{rpc_port}"
         return sorted(rows, key=lambda row: row["time"])
 
 
-class VictoriaMetrics(_Server):
+class VictoriaMetrics(ServerProcess):
     """Single-node VictoriaMetrics: speaks the InfluxDB v2 write API, exports as JSON lines."""
 
     name = "victoria-metrics"

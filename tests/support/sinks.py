@@ -149,7 +149,7 @@ class SmtpSink(_Recorder):
         super().__init__()
         from aiosmtpd.controller import Controller
 
-        from tests.support.prometheus_server import free_port
+        from tests.support.processes import free_port
 
         self.port = free_port()
         self._controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self.port, ready_timeout=10)

@@ -17,7 +17,7 @@ from alertmanager.receiver.config import WebhookConfig
 from hashwatch.config import parse_config
 from tests.support.alertmanager_server import AlertmanagerServer, local_config
 from tests.support.paths import REPO
-from tests.support.prometheus_server import free_port
+from tests.support.processes import free_port
 from tests.support.wsgi_server import ReceiverThread
 
 

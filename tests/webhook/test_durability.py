@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,12 +13,8 @@ import requests
 
 from tests.support.paths import REPO
 from tests.webhook.helpers import alert_payload, body
+from tests.support.processes import free_port
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _start(config_file, port) -> subprocess.Popen:
@@ -43,7 +38,7 @@ def _start(config_file, port) -> subprocess.Popen:
 def test_kill_9_right_after_the_2xx_keeps_the_event(tmp_path):
     config_file = tmp_path / "hashwatch.yml"
     config_file.write_text(json.dumps({"webhook": {"db_path": str(tmp_path / "events.db")}}))
-    port = _free_port()
+    port = free_port()
     receiver = _start(config_file, port)
     acknowledged = []
     try:

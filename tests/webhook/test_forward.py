@@ -6,7 +6,6 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,6 +21,7 @@ from alertmanager.receiver.forward import ForwardConfig, forwarder, parse_matche
 from alertmanager.receiver.outbox import Deliverer, Outbox, OutboxCollector, Target
 from hashwatch.config import ConfigError, parse_config
 from tests.support.paths import REPO
+from tests.support.processes import free_port
 
 
 @dataclass
@@ -69,11 +69,6 @@ class Destination:
         self.server.shutdown()
         self.server.server_close()
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # -- matchers ---------------------------------------------------------------------------
