@@ -4,6 +4,12 @@ Levels: `fleet` (everything), `site` (the site label, alerting.site_label),
 `model` (miner_info's model), `worker` (the pool worker a miner hashes as, the
 label Ocean reports it under), `miner` (one miner: instance and miner). Power
 is summed over the `estimated` label: a reading and an estimate both count.
+
+The dashboards (grafana/) draw every fleet and profitability graph from these
+series, so a fleet of 10,000 miners is a handful of series per graph; and
+`miner:miner_info:identity` gives every miner a `miner` label, also when it is
+scraped through /probe (where the miner is the `instance`), for the
+dashboards' miner variable and links.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ def groups(config: AlertingConfig) -> list[Group]:
     info = series("miner_info", m)
     powered = f"{hashrate} and on({MINER}) {series('miner_power_watts', m)}"
     up = series("miner_up", m)
+    by_model = f"on({MINER}) group_left(model) {info}"
+    chip = series("miner_temperature_celsius", m, 'sensor="chip"')
 
     def shares(result: str) -> str:
         return f"rate({series('miner_shares_total', m, 'result=' + quoted(result))}[15m])"
@@ -46,6 +54,7 @@ def groups(config: AlertingConfig) -> list[Group]:
             ),
             Recording(f"{site}:miner_power_watts:sum", f"sum by ({site}) ({power})"),
             Recording("fleet:miner_power_watts:sum", f"sum({power})"),
+            Recording("model:miner_power_watts:sum", f"sum by (model) ({power} * {by_model})"),
             # Power over the hashrate of the miners that report power: a miner without a
             # power reading would otherwise make the site look more efficient than it is.
             Recording(
@@ -55,6 +64,10 @@ def groups(config: AlertingConfig) -> list[Group]:
             Recording(
                 "fleet:miner_efficiency_joules_per_terahash:ratio",
                 f"fleet:miner_power_watts:sum / (sum({powered}) / 1e12)",
+            ),
+            Recording(
+                "model:miner_efficiency_joules_per_terahash:ratio",
+                f"model:miner_power_watts:sum / (sum by (model) (({powered}) * {by_model}) / 1e12)",
             ),
             Recording(
                 "miner:miner_shares_rejected:ratio_rate15m",
@@ -68,10 +81,26 @@ def groups(config: AlertingConfig) -> list[Group]:
                 f"{site}:miner_shares_rejected:ratio_rate15m",
                 f"sum by ({site}) ({shares('rejected')}) / sum by ({site}) ({all_shares}) > -1",
             ),
+            Recording(
+                "fleet:miner_shares_rejected:ratio_rate15m",
+                f"sum({shares('rejected')}) / sum({all_shares}) > -1",
+            ),
+            Recording(
+                "model:miner_shares_rejected:ratio_rate15m",
+                f"sum by (model) ({shares('rejected')} * {by_model}) / sum by (model) ({all_shares} * {by_model}) > -1",
+            ),
+            Recording(f"{site}:miner_chip_temperature_celsius:max", f"max by ({site}) ({chip})"),
             Recording(f"{site}:miner_up:sum", f"sum by ({site}) ({up})"),
             Recording(f"{site}:miner_up:count", f"count by ({site}) ({up})"),
             Recording("fleet:miner_up:sum", f"sum({up})"),
             Recording("fleet:miner_up:count", f"count({up})"),
+            # Miners that answer, by model (a miner that does not answer has no miner_info, hence no model).
+            Recording("model:miner_info:count", f"count by (model) ({info})"),
+            Recording(
+                "miner:miner_info:identity",
+                f"{series('miner_info', m, 'miner!=' + quoted(''))}\nor\n"
+                f"label_replace({series('miner_info', m, 'miner=' + quoted(''))}, \"miner\", \"$1\", \"instance\", \"(.+)\")",
+            ),
             Recording(
                 "worker:miner_hashrate_hashes_per_second:sum",
                 # A miner hashing for two workers at once (quota mode) counts half for each.
@@ -110,6 +139,13 @@ def groups(config: AlertingConfig) -> list[Group]:
             Recording(
                 f"{site}:profitability_profit_per_day:avg1h",
                 f"avg_over_time({series('profitability_site_profit_per_day', p)}[1h])",
+            ),
+            # Miners advised off, per site and reason; 0 for a site whose miners are ranked and none advised.
+            Recording(
+                f"{site}:profitability_curtail_advised:count",
+                f"count by ({site}, reason) ({series('profitability_curtail_advised', p)} == 1)\n"
+                f"or on({site})\nlabel_replace(count by ({site}) ({series('profitability_miner_curtail_rank', p)}), "
+                f"\"reason\", \"none\", \"\", \"\") * 0",
             ),
         ),
     )

@@ -1,0 +1,56 @@
+"""Build every dashboard to JSON and write or check grafana/dashboards/<slug>.json (`hashwatch dashboards generate`).
+
+The JSON is deterministic (sorted keys, 2-space indent, a final newline) so the
+committed files change only when a dashboard does, and `--check` can tell a
+stale file from a fresh one. Thresholds come from the alerting config: the
+committed files are what the default `alerting:` section generates.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hashwatch.app.alerting.config import AlertingConfig
+
+from .boards import BUILDERS
+from .house import DASHBOARDS
+
+DIRECTORY = Path(__file__).resolve().parent / "dashboards"
+
+
+def dashboards(config: AlertingConfig | None = None) -> dict[str, dict[str, Any]]:
+    """{slug: dashboard JSON} of every dashboard."""
+    config = config or AlertingConfig()
+    if set(BUILDERS) != set(DASHBOARDS):
+        raise RuntimeError(f"boards and house.DASHBOARDS disagree: {sorted(set(BUILDERS) ^ set(DASHBOARDS))}")
+    return {slug: build(config) for slug, build in BUILDERS.items()}
+
+
+def text(board: dict[str, Any]) -> str:
+    return json.dumps(board, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def outputs(config: AlertingConfig | None = None) -> dict[str, str]:
+    """{file name: JSON text} of every dashboard."""
+    return {f"{slug}.json": text(board) for slug, board in dashboards(config).items()}
+
+
+def write(directory: Path = DIRECTORY, config: AlertingConfig | None = None) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, content in outputs(config).items():
+        path = directory / name
+        path.write_text(content)
+        written.append(path)
+    return written
+
+
+def stale(directory: Path = DIRECTORY, config: AlertingConfig | None = None) -> list[str]:
+    """Dashboard files missing or different from what is generated, and files no dashboard generates."""
+    expected = outputs(config)
+    out = [name for name, content in expected.items()
+           if not (directory / name).exists() or (directory / name).read_text() != content]
+    out += sorted(p.name for p in directory.glob("*.json") if p.name not in expected)
+    return out
