@@ -69,3 +69,13 @@ def prometheus(exporter, fleet_file_sd, tmp_path_factory):
     server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), config)
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def demo_stack(tmp_path_factory):
+    """The whole-stack demo, started once and only for the tests that use it (tests/support/demo_stack.py)."""
+    from tests.support.demo_stack import DemoStack
+
+    stack = DemoStack(tmp_path_factory.mktemp("demo"), host="127.77.0.1", first_address="127.78.0.1")
+    yield stack
+    stack.stop()

@@ -10,7 +10,7 @@ Why over 400 lines: every endpoint's parser, its plausible ranges and the
 table of paths and merge order (ENDPOINTS) are read together when a source
 changes its API; split by source, the merge order would span files.
 
-The sources mix units (tests/fixtures/price_network/SOURCES.md): mempool.space
+The sources mix units (simulator/captures/market/SOURCES.md): mempool.space
 writes some times in milliseconds and others in seconds, percentages where we
 keep ratios, sats as strings and hashrates above 2^53; blockchain.info writes
 hashrate in GH/s and fees in sats under a "_btc" name. Every conversion is done

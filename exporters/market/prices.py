@@ -2,7 +2,7 @@
 
 Pure code, no network: a poller takes a PriceSource from SOURCES, fetches
 default_base_url + path(currencies), decodes the JSON and hands it to parse().
-Units differ per source (tests/fixtures/price_network/SOURCES.md): CoinCap
+Units differ per source (simulator/captures/market/SOURCES.md): CoinCap
 writes prices as decimal strings and its timestamp in milliseconds, the others
 write numbers and seconds, blockchain.info gives no time at all.
 

@@ -2,7 +2,7 @@
 
 The parsers follow real Ocean replies where public captures exist (statsnap,
 user_hashrate, user_hashrate_full, earnpay, part of pool_stat; see
-tests/fixtures/ocean/SOURCES.md) and the shapes other clients catalogue
+simulator/captures/ocean/SOURCES.md) and the shapes other clients catalogue
 elsewhere, and nothing else: numbers as numbers or strings, the
 `lastest_share_ts` spelling, workers as a map or as a list of one-key objects.
 A field that is missing or not a number is None and never exported; a result

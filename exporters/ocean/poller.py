@@ -32,7 +32,7 @@ class Endpoint:
 # earnpay is asked for a range of days. Asked with a start alone, Ocean ends the
 # range 30 days later (a 2026 capture: end_ts = start_ts + 30 days), and no
 # capture shows a start of 0 working; a dated start with a future end returns
-# the whole history (another client, 2026; tests/fixtures/ocean/SOURCES.md). So
+# the whole history (another client, 2026; simulator/captures/ocean/SOURCES.md). So
 # the range runs from the day before `earnings_since` (a day boundary need not
 # be UTC's), 2020-01-01 at the earliest (Ocean started in 2023), to tomorrow;
 # what falls before `earnings_since` is then dropped, to the second (EarnPay.since).

@@ -1,4 +1,4 @@
-"""The `hashwatch` command: flags, config errors, and the README's demo."""
+"""The `hashwatch` command: flags, config errors, the demo's and the replays' command lines."""
 
 import subprocess
 import sys
@@ -6,13 +6,13 @@ import sys
 from click.testing import CliRunner
 
 from hashwatch.app.cli import main
-from tests.support.paths import FIXTURES_DIR
+from tests.support.paths import OCEAN_CAPTURES
 
 
 def test_help_lists_subcommands():
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("cgminer", "ocean", "market", "profitability", "simulate", "demo"):
+    for command in ("cgminer", "ocean", "market", "profitability", "simulate", "demo", "upstreams"):
         assert command in result.output
 
 
@@ -29,16 +29,16 @@ def test_bad_config_key_exits_2_naming_file_and_key(tmp_path):
     assert str(path) in result.output and "cgminer.timout_seconds: unknown key" in result.output
 
 
-def test_demo_runs_a_simulated_fleet_end_to_end():
-    done = subprocess.run(
-        [sys.executable, "-m", "hashwatch.app", "demo", "--miners", "7", "--duration", "0.2",
-         "--simulator.port", "0", "--simulator.first-address", "127.66.0.1", "--web.listen-address", "127.0.0.1:0",
-         "--log.level", "warn"],
-        capture_output=True, text=True, timeout=60,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "first scrape:     7/7 miners up" in done.stdout
-    assert "probe?target=127.66.0.1:" in done.stdout
+def test_demo_and_upstreams_take_their_flags():
+    """The demo itself runs in tests/app/test_demo.py (the whole stack); here only its command line."""
+    result = CliRunner().invoke(main, ["demo", "--help"])
+    assert result.exit_code == 0
+    for flag in ("--miners", "--host", "--first-address", "--miner-port", "--duration", "--workdir"):
+        assert flag in result.output
+    result = CliRunner().invoke(main, ["upstreams", "--help"])
+    assert result.exit_code == 0 and "--listen" in result.output and "--ocean.workers" in result.output
+    result = CliRunner().invoke(main, ["demo", "--host", "10.0.0.1", "--duration", "1"])
+    assert result.exit_code == 1 and "loopback only" in result.output
 
 
 def test_ocean_bad_payout_address_exits_2_naming_the_key(tmp_path):
@@ -58,7 +58,7 @@ def test_ocean_command_serves_metrics_from_a_replayed_api(tmp_path):
 
     from tests.support.replay_server import Reply, ReplayServer
 
-    fixtures = FIXTURES_DIR / "ocean"
+    fixtures = OCEAN_CAPTURES
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

@@ -40,7 +40,7 @@ from tests.support.replay_server import Reply, ReplayServer
 from tests.support.servers import AppThread
 from tests.market.test_market_exporter import healthy as healthy_market
 from tests.ocean.test_ocean_exporter import ADDRESS, healthy_routes, ocean_config, result_of
-from tests.support.paths import FIXTURES_DIR, REPO
+from tests.support.paths import MARKET_CAPTURES, REPO
 
 FOUR_HUNDRED_DIGITS = "1" + "0" * 399
 DOCS = REPO / "docs" / "metrics.md"
@@ -457,7 +457,7 @@ def market_up(found) -> bool:
 
 
 def fixture_json(name: str):
-    return json.loads((FIXTURES_DIR / "price_network" / name).read_text())
+    return json.loads((MARKET_CAPTURES / name).read_text())
 
 
 def source(name: str, endpoint: str) -> tuple:

@@ -19,7 +19,7 @@ from exporters.market.model import FEE_TARGETS
 from exporters.market.network import parse_mempool_fees
 from hashwatch.shape import ShapeError
 from tests.support.jsonrpc_server import JsonRpcServer, RpcFault
-from tests.support.paths import FIXTURES_DIR
+from tests.support.paths import FIXTURES_DIR, MARKET_CAPTURES
 
 FIXTURES = FIXTURES_DIR / "bitcoind"
 USER, PASSWORD = "miner", "s3cret-päss"  # non-ASCII: auth must be sent as UTF-8
@@ -358,7 +358,7 @@ def test_fee_targets_are_the_documented_set_whichever_source(node):
     node.methods["estimatesmartfee"] = lambda params: {**FEE_REPLIES, 144: {"feerate": 0.00000500, "blocks": 144}}[params[0]]
     from_node = run(node, snapshot).fee_rates
     from_mempool = parse_mempool_fees(
-        json.loads((FIXTURES.parent / "price_network" / "mempool_v1_fees_recommended.json").read_text())
+        json.loads((MARKET_CAPTURES / "mempool_v1_fees_recommended.json").read_text())
     ).fee_rates
     assert set(from_node) == set(from_mempool) == set(FEE_TARGETS)
     assert from_node == {"fastest": 4.011, "30m": 2.52, "1h": 1.234, "economy": 0.5, "minimum": 0.15}

@@ -1,6 +1,6 @@
 """`hashwatch market` end to end against local replays of every public source.
 
-Prices and network data come from tests/fixtures/price_network (captures and
+Prices and network data come from simulator/captures/market (captures and
 documentation examples; see its SOURCES.md). All sources are served by one
 replay server, each source pointed at it with base_url.
 """
@@ -20,9 +20,9 @@ from tests.support.promtool import check_metrics
 from tests.support.replay_server import Reply, ReplayServer
 from tests.market.test_market_network import REPLIES as NETWORK_REPLIES
 from tests.support.servers import AppThread
-from tests.support.paths import FIXTURES_DIR
+from tests.support.paths import MARKET_CAPTURES
 
-FIXTURES = FIXTURES_DIR / "price_network"
+FIXTURES = MARKET_CAPTURES
 
 ROUTES = {
     "/api/v3/simple/price": "coingecko_simple_price_bitcoin_usd_all_flags_DOCS.json",

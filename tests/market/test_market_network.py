@@ -10,9 +10,9 @@ import pytest
 from exporters.market import network
 from exporters.market.model import NetworkSnapshot
 from exporters.market.network import ShapeError
-from tests.support.paths import FIXTURES_DIR
+from tests.support.paths import MARKET_CAPTURES
 
-FIXTURES = FIXTURES_DIR / "price_network"
+FIXTURES = MARKET_CAPTURES
 
 
 def load(name: str) -> Any:

@@ -16,9 +16,9 @@ from exporters.market.prices import (
     parse_mempool,
 )
 from hashwatch.shape import ShapeError as SharedShapeError
-from tests.support.paths import FIXTURES_DIR
+from tests.support.paths import MARKET_CAPTURES
 
-FIXTURES = FIXTURES_DIR / "price_network"
+FIXTURES = MARKET_CAPTURES
 ALL_FIAT = ["usd", "eur", "gbp", "cad", "jpy"]
 
 

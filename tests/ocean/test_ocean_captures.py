@@ -1,7 +1,7 @@
 """Ocean as it really answers: public captures of real replies (2026) parse cleanly,
 and every value the exporter exports from them is right.
 
-The captures and what each shows are in tests/fixtures/ocean/SOURCES.md
+The captures and what each shows are in simulator/captures/ocean/SOURCES.md
 ("Real replies"). userinfo_full has no public capture: where a test needs it,
 the hand-built reply stands in, and says so.
 """

@@ -1,6 +1,6 @@
 """`hashwatch ocean` end to end: the exporter polls a local replay of Ocean's API.
 
-The responses here are tests/fixtures/ocean's hand-built scenario (internally
+The responses here are simulator/captures/ocean's hand-built scenario (internally
 consistent, values invented); tests/test_ocean_captures.py replays Ocean's real
 replies where public captures exist (see SOURCES.md).
 """
@@ -32,9 +32,9 @@ from tests.support.prom_text import wait_for_samples as wait_for
 from tests.support.promtool import check_metrics
 from tests.support.replay_server import Reply, ReplayServer
 from tests.support.servers import AppThread
-from tests.support.paths import FIXTURES_DIR
+from tests.support.paths import OCEAN_CAPTURES
 
-FIXTURES = FIXTURES_DIR / "ocean"
+FIXTURES = OCEAN_CAPTURES
 ADDRESS = "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
 
 

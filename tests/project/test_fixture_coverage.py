@@ -4,11 +4,12 @@
 import pytest
 
 from tests.support.cgminer_fixtures import ALIASES, FIXTURES
-from tests.support.paths import FIXTURES_DIR, TESTS
+from tests.support.paths import FIXTURES_DIR, MARKET_CAPTURES, OCEAN_CAPTURES, TESTS
 
 ROOT = FIXTURES_DIR
-# Real CGMiner captures live in the simulator package (see tests/cgminer_fixtures.py), the others here.
-TREES = {"cgminer": FIXTURES, **{source: ROOT / source for source in ("ocean", "price_network", "bitcoind")}}
+# Real CGMiner, Ocean and market captures live in the simulator package (see tests/cgminer_fixtures.py and
+# tests/support/paths.py), the bitcoind ones here.
+TREES = {"cgminer": FIXTURES, "ocean": OCEAN_CAPTURES, "market": MARKET_CAPTURES, "bitcoind": ROOT / "bitcoind"}
 
 
 def _test_sources() -> str:

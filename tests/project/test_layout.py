@@ -5,7 +5,8 @@ import is still a dependency). Layers:
 
 - kit: `hashwatch` except `hashwatch.app` (shared by every service)
 - services: `exporters`, `profitability`, `simulator`, `alertmanager` (its receiver)
-- app: `hashwatch.app` (the `hashwatch` command: CLI, settings, demo)
+- app: `hashwatch.app` (the `hashwatch` command: CLI, settings, demo) and `grafana` (the dashboards,
+  built from the alerting config and every service's metrics)
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from tests.support.paths import REPO
 
 ROOT = REPO
-PACKAGES = ("hashwatch", "exporters", "profitability", "simulator", "alertmanager")
+PACKAGES = ("hashwatch", "exporters", "profitability", "simulator", "alertmanager", "grafana")
 SERVICES = ("exporters", "profitability", "simulator", "alertmanager")
 MAX_LINES = 400
 
@@ -62,7 +63,7 @@ def import_graph() -> dict[str, set[str]]:
 
 
 def _layer(module: str) -> str:
-    if module == "hashwatch.app" or module.startswith("hashwatch.app."):
+    if module == "hashwatch.app" or module.startswith("hashwatch.app.") or module.split(".")[0] == "grafana":
         return "app"
     return "kit" if module.split(".")[0] == "hashwatch" else "service"
 

@@ -108,6 +108,10 @@ DERIVED = {
     "luxos-s19kpro/invalid_command.json",
 }
 
+# Real replies recorded from miners and services, each stored once: the simulator serves the CGMiner ones, the
+# replayed upstreams (simulator/upstreams/) the Ocean and market ones; outside them live only derived replies.
+RECORDED = ("cgminer", "ocean", "market")
+
 
 def test_no_capture_is_stored_twice():
     first: dict[str, Path] = {}
@@ -131,7 +135,7 @@ def test_every_profile_capture_exists_and_derived_ones_are_documented():
             assert (CAPTURES / capture).is_file(), (name, capture)
             served.add(capture)
     outside = {p.relative_to(CAPTURES).as_posix() for p in CAPTURES.rglob("*.json")} - {
-        p.relative_to(CAPTURES).as_posix() for p in (CAPTURES / "cgminer").rglob("*.json")
+        p.relative_to(CAPTURES).as_posix() for top in RECORDED for p in (CAPTURES / top).rglob("*.json")
     }
     assert outside == DERIVED and DERIVED <= served
     sources = (CAPTURES / "SOURCES.md").read_text()
