@@ -306,3 +306,22 @@ def test_house_refuses_what_the_style_forbids():
 def test_generated_files_are_deterministic():
     assert outputs() == outputs()
     assert all(Path(DIRECTORY / name).read_text().endswith("}\n") for name in outputs())
+
+
+def test_every_alert_links_to_a_dashboard_that_exists_with_its_variable():
+    """dashboard_url of every generated alert: an existing uid, and only variables that dashboard defines."""
+    rules = yaml.safe_load((REPO / "prometheus/rules/hashwatch-alerts.yml").read_text())
+    alerts = [r for g in rules["groups"] for r in g["rules"] if "alert" in r]
+    boards = {d["uid"]: d for d in dashboards().values()}
+    base = AlertingConfig().dashboard_url.rstrip("/") + "/"
+    for alert in alerts:
+        url = alert["annotations"].get("dashboard_url")
+        assert url and url.startswith(base), alert["alert"]
+        uid, _, query = url.removeprefix(base).partition("?")
+        assert uid in boards, (alert["alert"], uid)
+        defined = {v["name"] for v in boards[uid]["templating"]["list"]}
+        used = set(re.findall(r"var-([a-z_]+)=", query))
+        assert used <= defined, (alert["alert"], used - defined)
+    by_name = {a["alert"]: a["annotations"]["dashboard_url"] for a in alerts}
+    assert "hashwatch-miner?var-miner=" in by_name["MinerDown"]
+    assert "hashwatch-fleet?var-site=" in by_name["SiteMinersDown"]

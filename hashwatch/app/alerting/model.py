@@ -31,7 +31,7 @@ class Alert:
     for_: str = "0s"
     keep_firing_for: str = ""
     labels: dict[str, str] = field(default_factory=dict)
-    dashboard: str = ""  # a dashboard uid (grafana/), when one helps
+    dashboard: str = ""  # a dashboard uid (grafana/) and its query, overriding the group's
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -51,3 +51,4 @@ class Group:
     rules: tuple[Recording | Alert, ...]
     interval: str = ""  # empty: Prometheus's evaluation_interval
     title: str = ""  # heading of this group's part of docs/runbooks.md
+    dashboard: str = ""  # the dashboard its alerts link to (dashboard_url), unless an alert names its own

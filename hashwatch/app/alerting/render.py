@@ -25,7 +25,7 @@ def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _text)
 
 
-def _rule(rule: Recording | Alert, config: AlertingConfig) -> dict[str, Any]:
+def _rule(rule: Recording | Alert, config: AlertingConfig, dashboard: str = "") -> dict[str, Any]:
     if isinstance(rule, Recording):
         out: dict[str, Any] = {"record": rule.record, "expr": rule.expr}
         if rule.labels:
@@ -42,8 +42,8 @@ def _rule(rule: Recording | Alert, config: AlertingConfig) -> dict[str, Any]:
         "description": rule.description,
         "runbook_url": f"{config.runbook_url}#{rule.anchor}",
     }
-    if rule.dashboard:
-        annotations["dashboard_url"] = f"{config.dashboard_url.rstrip('/')}/{rule.dashboard}"
+    if rule.dashboard or dashboard:
+        annotations["dashboard_url"] = f"{config.dashboard_url.rstrip('/')}/{rule.dashboard or dashboard}"
     out["annotations"] = annotations
     return out
 
@@ -51,7 +51,7 @@ def _rule(rule: Recording | Alert, config: AlertingConfig) -> dict[str, Any]:
 def rules_file(groups: list[Group], config: AlertingConfig) -> str:
     document = {
         "groups": [
-            {"name": g.name, **({"interval": g.interval} if g.interval else {}), "rules": [_rule(r, config) for r in g.rules]}
+            {"name": g.name, **({"interval": g.interval} if g.interval else {}), "rules": [_rule(r, config, g.dashboard) for r in g.rules]}
             for g in groups
         ]
     }

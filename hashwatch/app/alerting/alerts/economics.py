@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import AlertingConfig
+from .. import links
 from ..model import Alert, Group
 from ..promql import series
 
@@ -13,6 +14,7 @@ def group(config: AlertingConfig) -> Group:
     return Group(
         "hashwatch.economics",
         title="Economics",
+        dashboard=links.PROFITABILITY,
         rules=(
             Alert(
                 "FleetProfitNegative",
@@ -89,6 +91,7 @@ def group(config: AlertingConfig) -> Group:
                 f"{series('market_network_difficulty_change_estimated_ratio', k)}"
                 f" > {config.difficulty_rise_warning_ratio:g}",
                 severity="info",
+                dashboard=links.MARKET,
                 summary="The next difficulty retarget is expected to raise difficulty markedly.",
                 description=(
                     "The next retarget is expected to raise the network difficulty by "

@@ -7,6 +7,7 @@ it resolves by itself once that moment has passed.
 from __future__ import annotations
 
 from ..config import AlertingConfig
+from .. import links
 from ..model import Alert, Group
 from ..promql import quoted, series
 
@@ -22,6 +23,7 @@ def group(config: AlertingConfig) -> Group:
     return Group(
         "hashwatch.events",
         title="Events",
+        dashboard=links.OCEAN,
         rules=(
             Alert(
                 "OceanBlockFound",

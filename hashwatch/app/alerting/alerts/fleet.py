@@ -9,6 +9,7 @@ site label.
 from __future__ import annotations
 
 from ..config import AlertingConfig
+from .. import links
 from ..model import Alert, Group
 
 
@@ -34,6 +35,7 @@ def group(config: AlertingConfig) -> Group:
     return Group(
         "hashwatch.fleet",
         title="Fleet and sites",
+        dashboard=links.FLEET,
         rules=(
             Alert(
                 "FleetHashrateDrop",
@@ -55,6 +57,7 @@ def group(config: AlertingConfig) -> Group:
                 "SiteHashrateDrop",
                 _drop(f"{site}:miner_hashrate_hashes_per_second:sum", window, ratio),
                 severity="warning",
+                dashboard=links.SITE,
                 summary="A site's hashrate fell sharply.",
                 description=(
                     f"The hashrate of site {{{{ $labels.{site} }}}} is {{{{ $value | humanizePercentage }}}} "
@@ -71,6 +74,7 @@ def group(config: AlertingConfig) -> Group:
                 "SiteMinersDown",
                 f"1 - {site}:miner_up:sum / {site}:miner_up:count >= {config.site_down_ratio:g}",
                 severity="critical",
+                dashboard=links.SITE,
                 summary="A large share of a site's miners is down.",
                 description=(
                     f"{{{{ $value | humanizePercentage }}}} of the miners of site {{{{ $labels.{site} }}}} "

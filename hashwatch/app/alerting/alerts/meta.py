@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import AlertingConfig
+from .. import links
 from ..model import Alert, Group
 from ..promql import quoted, series
 
@@ -14,11 +15,13 @@ def group(config: AlertingConfig) -> Group:
     return Group(
         "hashwatch.meta",
         title="The pipeline itself",
+        dashboard=links.SELF,
         rules=(
             Alert(
                 "Watchdog",
                 "vector(1)",
                 severity="info",
+                dashboard=links.ALERTS,
                 summary="The alerting pipeline is working.",
                 description="Always firing: Prometheus evaluates rules and Alertmanager delivers them.",
                 runbook=(

@@ -10,6 +10,7 @@ and miner), and MinerDown while SiteMinersDown fires for its site.
 from __future__ import annotations
 
 from ..config import AlertingConfig
+from .. import links
 from ..model import Alert, Group
 from ..promql import MINER, per_model, quoted, series, without_models
 
@@ -70,6 +71,7 @@ def group(config: AlertingConfig) -> Group:
     return Group(
         "hashwatch.miners",
         title="Miners",
+        dashboard=links.MINER,
         rules=(
             Alert(
                 "MinerDown",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import AlertingConfig
+from .. import links
 from ..model import Alert, Group
 from ..promql import MINER, series
 
@@ -23,11 +24,13 @@ def group(config: AlertingConfig) -> Group:
     return Group(
         "hashwatch.pools",
         title="Pools",
+        dashboard=links.OCEAN,
         rules=(
             Alert(
                 "MinerPoolDown",
                 f"{pool_up} == 0",
                 severity="warning",
+                dashboard=links.MINER,
                 summary="A miner reports one of its configured pools dead.",
                 description=(
                     f"{WHO} reports pool {{{{ $labels.pool }}}} ({{{{ $labels.url }}}}, "
@@ -51,6 +54,7 @@ def group(config: AlertingConfig) -> Group:
                 "MinerPoolFailover",
                 f"{priority} > 0\nand on({MINER}, pool) {active} == 1",
                 severity="warning",
+                dashboard=links.MINER,
                 summary="A miner is hashing on a backup pool.",
                 description=(
                     f"{WHO} has been mining on pool {{{{ $labels.pool }}}} (priority {{{{ $value }}}}) "
@@ -75,6 +79,7 @@ def group(config: AlertingConfig) -> Group:
                 f"unless on({MINER}) {active} == 1\n"
                 f"unless on({MINER}) {series('miner_mining', m)} == 0",
                 severity="critical",
+                dashboard=links.MINER,
                 summary="A running miner sends its shares to no pool.",
                 description=f"{WHO} answers but has had no active pool for 5 minutes: it earns nothing.",
                 runbook=(

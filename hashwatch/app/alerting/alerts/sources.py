@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..config import AlertingConfig
+from .. import links
 from ..model import Alert, Group
 from ..promql import quoted, series
 
@@ -34,6 +35,7 @@ def group(config: AlertingConfig) -> Group:
     return Group(
         "hashwatch.sources",
         title="Data sources",
+        dashboard=links.SELF,
         rules=(
             Alert(
                 "OceanDataStale",
