@@ -24,9 +24,9 @@ def build(config: AlertingConfig) -> dict[str, Any]:
     panels = [
         h.stat("Fleet hashrate", "Summed hashrate the miners report now (fleet:miner_hashrate_hashes_per_second:sum).",
                [Prom("fleet:miner_hashrate_hashes_per_second:sum")], h.HASHRATE),
-        h.stat("Of expected", "Fleet hashrate over the summed nominal hashrate of the miners that report one; red under "
-               "the MinerHashrateLow ratio.",
-               [Prom("fleet:miner_hashrate_hashes_per_second:sum / fleet:miner_expected_hashrate_hashes_per_second:sum")],
+        h.stat("Of expected", "Hashrate over nominal hashrate among the miners that report both "
+               "(fleet:miner_hashrate_of_expected:ratio); red under the MinerHashrateLow ratio.",
+               [Prom("fleet:miner_hashrate_of_expected:ratio")],
                h.RATIO, thresholds=t.hashrate_ratio(), decimals=1),
         h.stat("Miners up", "Miners answering their API over miners configured (fleet:miner_up).",
                [Prom("fleet:miner_up:sum / fleet:miner_up:count")], h.RATIO, thresholds=t.up_ratio(), decimals=1),
@@ -37,16 +37,15 @@ def build(config: AlertingConfig) -> dict[str, Any]:
                [Prom("fleet:miner_power_watts:sum")], h.WATTS),
         h.stat("Efficiency", "Fleet J/TH: power over the hashrate of the miners that report power.",
                [Prom("fleet:miner_efficiency_joules_per_terahash:ratio")], h.JOULES_PER_TH, decimals=1),
-        h.timeseries("Hashrate against expected, by site", "Each site's reported hashrate and its miners' nominal "
-                     "(expected) hashrate. A gap is lost hashrate: dead boards, throttling, miners down.",
-                     [Prom(f"site:miner_hashrate_hashes_per_second:sum{{{site}}}", "{{site}} hashrate"),
-                      Prom(f"site:miner_expected_hashrate_hashes_per_second:sum{{{site}}}", "{{site}} expected")],
-                     h.HASHRATE, minimum=0),
-        h.timeseries("Hashrate against expected, by model", "Reported and nominal hashrate summed per model "
-                     "(miner_info's model).",
-                     [Prom(f"model:miner_hashrate_hashes_per_second:sum{{{model}}}", "{{model}} hashrate"),
-                      Prom(f"model:miner_expected_hashrate_hashes_per_second:sum{{{model}}}", "{{model}} expected")],
-                     h.HASHRATE, minimum=0),
+        h.timeseries("Hashrate, by site", "Summed hashrate each site's miners report.",
+                     [Prom(f"site:miner_hashrate_hashes_per_second:sum{{{site}}}", "{{site}}")],
+                     h.HASHRATE, stack=True, minimum=0),
+        h.timeseries("Hashrate against expected, by site and model", "Hashrate over nominal (expected) hashrate "
+                     "among the miners that report both, per site and per model. Under 100% is lost hashrate: "
+                     "dead boards, throttling; the line is MinerHashrateLow's ratio. Miners down count in neither.",
+                     [Prom(f"site:miner_hashrate_of_expected:ratio{{{site}}}", "{{site}}"),
+                      Prom(f"model:miner_hashrate_of_expected:ratio{{{model}}}", "{{model}}")],
+                     h.RATIO, thresholds=t.hashrate_ratio()),
         h.timeseries("Miners up, by site", "Miners answering their API against miners configured, per site. "
                      "SiteMinersDown fires when the share down reaches the alerting config's site_down_ratio.",
                      [Prom(f"site:miner_up:sum{{{site}}}", "{{site}} up"),

@@ -27,6 +27,8 @@ def groups(config: AlertingConfig) -> list[Group]:
     power = f"sum without (estimated) ({series('miner_power_watts', m)})"
     info = series("miner_info", m)
     powered = f"{hashrate} and on({MINER}) {series('miner_power_watts', m)}"
+    rated = f"{hashrate} and on({MINER}) {expected}"  # miners that report both
+    rating = f"{expected} and on({MINER}) {hashrate}"
     up = series("miner_up", m)
     by_model = f"on({MINER}) group_left(model) {info}"
     chip = series("miner_temperature_celsius", m, 'sensor="chip"')
@@ -51,6 +53,14 @@ def groups(config: AlertingConfig) -> list[Group]:
             Recording(
                 "model:miner_expected_hashrate_hashes_per_second:sum",
                 f"sum by (model) ({expected} * on({MINER}) group_left(model) {info})",
+            ),
+            # Hashrate over expected among the miners that report both: a miner whose firmware
+            # reports no nominal hashrate would otherwise count above 100%.
+            Recording(f"{site}:miner_hashrate_of_expected:ratio", f"sum by ({site}) ({rated}) / sum by ({site}) ({rating})"),
+            Recording("fleet:miner_hashrate_of_expected:ratio", f"sum({rated}) / sum({rating})"),
+            Recording(
+                "model:miner_hashrate_of_expected:ratio",
+                f"sum by (model) (({rated}) * {by_model}) / sum by (model) (({rating}) * {by_model})",
             ),
             Recording(f"{site}:miner_power_watts:sum", f"sum by ({site}) ({power})"),
             Recording("fleet:miner_power_watts:sum", f"sum({power})"),
