@@ -145,11 +145,17 @@ class InfluxDB:
             if "error" in statement:
                 raise DatasourceError(f"InfluxDB: {statement['error']}")
             for block in statement.get("series", []):
-                columns = block["columns"]
+                columns, rows = block["columns"], block["values"]
                 tags = {**block.get("tags", {}), "__name__": block.get("name", "")}
-                times = [row[0] / 1000 for row in block["values"]]
+                if any(isinstance(value, str) for row in rows for value in row[1:]):
+                    # Rows of text (a table of events): one Series per row, its columns as labels.
+                    for row in rows:
+                        cells = {c: str(v) for c, v in zip(columns[1:], row[1:]) if v is not None}
+                        series.append(Series({**tags, **cells, "__row__": "1"}, [row[0] / 1000], [1.0]))
+                    continue
+                times = [row[0] / 1000 for row in rows]
                 for index, column in enumerate(columns[1:], start=1):
-                    values = [_number(row[index]) for row in block["values"]]
+                    values = [_number(row[index]) for row in rows]
                     series.append(Series({**tags, "field": column}, times, values))
         return series
 

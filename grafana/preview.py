@@ -182,7 +182,7 @@ def _table_rows(panel, answers) -> tuple[list[str], list[list[str]]]:
     rows: dict[tuple, dict] = {}
     for number, answer in enumerate(answers):
         for index, series in enumerate(answer.series):
-            labels = {k: v for k, v in series.labels.items() if k not in ("__name__", "__summary__")}
+            labels = {k: v for k, v in series.labels.items() if k not in ("__name__", "__summary__", "__row__")}
             if answer.target.kind == "alertmanager":
                 labels["since"] = format_value(series.times[0], "dateTimeFromNow")
             elif answer.target.kind == "influxdb":
@@ -190,7 +190,7 @@ def _table_rows(panel, answers) -> tuple[list[str], list[list[str]]]:
             merge = "merge" in transformations and answer.target.kind == "prometheus"
             key = tuple(sorted(labels.items())) if merge else (number, index)
             row = rows.setdefault(key, dict(labels))
-            if answer.target.kind != "alertmanager":
+            if answer.target.kind != "alertmanager" and "__row__" not in series.labels:
                 column = labels.get("field", "Value") if answer.target.kind == "influxdb" else "Value"
                 row[f"{column} #{answer.target.ref}" if several else column] = format_value(series.last(), unit, decimals)
     columns: list[str] = []

@@ -3,8 +3,9 @@
 Reads grafana/dashboards/*.json (the files Grafana is provisioned with, not the
 Python that generates them), so what is checked is what users get. For each
 dashboard: every panel target (rows' nested panels included) and every template
-variable. Variables are resolved in order, each to the first value its own query
-returns (`label_values(...)`, `label_values(metric, label)`, `query_result(...)`,
+variable. Variables are resolved in order, each to the value the dashboard opens
+with: All (expanded as Grafana expands it) where it opens at All, else the first
+value its own query returns (`label_values(...)`, `label_values(metric, label)`, `query_result(...)`,
 `label_names()`, `metrics(...)`; custom and constant variables from their
 text), later ones seeing earlier ones. Built-ins are given the values Grafana
 would compute for the view: `$__interval` from the range and the panel's
@@ -17,6 +18,9 @@ without `range`, otherwise a range query at the step Grafana picks;
 Alertmanager targets (and alert-list panels) as API v2 alert queries; InfluxDB
 targets as raw InfluxQL. Used by the panel tests, `hashwatch dashboards
 preview` and bench/dashboards.py.
+
+Why over 400 lines: the variable, built-in and target rules above are read
+together when Grafana's behaviour is checked against them.
 """
 
 from __future__ import annotations
@@ -98,6 +102,7 @@ class Variable:
     regex: str
     sort: int
     multi: bool
+    all_value: str | None = None  # what "All" stands for, when the dashboard opens at All; None otherwise
 
 
 @dataclass
@@ -127,9 +132,12 @@ class Board:
             query = item.get("query", "")
             query = query.get("query", "") if isinstance(query, dict) else query
             kind = datasource_kind(item.get("datasource")) if item.get("type") == "query" else None
+            current = (item.get("current") or {}).get("value")
+            at_all = item.get("includeAll") and current in ("$__all", ["$__all"])
             found.append(Variable(self.slug, item["name"], item.get("type", "query"), kind, str(query or ""),
                                   item.get("regex") or "", int(item.get("sort") or 0),
-                                  bool(item.get("multi") or item.get("includeAll"))))
+                                  bool(item.get("multi") or item.get("includeAll")),
+                                  (item.get("allValue") or "") if at_all else None))
         return found
 
     @property
@@ -316,7 +324,9 @@ def variable_values(variable: Variable, sources: Datasources, view: View, known:
 
 
 def resolve(board: Board, sources: Datasources, view: View, missing: list[str] | None = None) -> dict[str, str]:
-    """Every variable of the dashboard at the first value its query returns.
+    """Every variable of the dashboard at the value it opens with: "All" where the dashboard opens at All
+    (its allValue, or every value as a regex alternation, as Grafana expands it), else the first value its
+    query returns.
 
     A variable without a value raises DashboardError, or with `missing` given is
     named there and left unset (its queries then fail, as they would in Grafana).
@@ -326,6 +336,9 @@ def resolve(board: Board, sources: Datasources, view: View, missing: list[str] |
         if variable.type in ("datasource", "adhoc"):
             continue
         found = variable_values(variable, sources, view, values)
+        if found and variable.all_value is not None:
+            values[variable.name] = variable.all_value or "(" + "|".join(map(_escape_regex, found)) + ")"
+            continue
         if found:
             values[variable.name] = found[0]
             continue
@@ -383,9 +396,14 @@ class Evaluation:
     problems: list[str] = field(default_factory=list)
 
 
+def multi_valued(board: Board) -> frozenset[str]:
+    """Variables whose one chosen value is regex-escaped when substituted (not those at All: already a regex)."""
+    return frozenset(v.name for v in board.variables if v.multi and v.all_value is None)
+
+
 def evaluate(board: Board, sources: Datasources, view: View) -> Evaluation:
     """Every query of the board; variables without a value are named in `problems`, not raised."""
     problems: list[str] = []
     values = resolve(board, sources, view, problems)
-    multi = frozenset(v.name for v in board.variables if v.multi)
+    multi = multi_valued(board)
     return Evaluation(board, values, [run(t, sources, values, view, multi) for t in board.targets], problems)

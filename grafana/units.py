@@ -15,8 +15,8 @@ SI = [(1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"),
 SCALED = {"Hs": "H/s", "hertz": "Hz", "watt": "W", "volt": "V", "bytes": "B", "decbytes": "B", "short": "",
           "watth": "Wh", "joule": "J", "reqps": " req/s", "ops": " ops/s", "pps": " p/s", "sishort": ""}
 FIXED = {"celsius": " °C", "rpm": " rpm", "kwatt": " kW", "kwatth": " kWh", "percent": "%", "none": "", "": "",
-         "currencyUSD": "$", "currencyEUR": "€", "currencyGBP": "£", "currencyBTC": "₿", "currencyJPY": "¥"}
-PREFIXED = {"currencyUSD", "currencyEUR", "currencyGBP", "currencyBTC", "currencyJPY"}
+         "currencyUSD": "$", "currencyEUR": "€", "currencyGBP": "£", "currencyBTC": " BTC", "currencyJPY": "¥"}
+PREFIXED = {"currencyUSD", "currencyEUR", "currencyGBP", "currencyJPY"}
 
 
 def _decimals(value: float, decimals: int | None) -> str:
@@ -59,7 +59,7 @@ def format_value(value: float | None, unit: str | None = None, decimals: int | N
     if unit == "percentunit":
         return f"{_decimals(value * 100, decimals)}%"
     if unit in PREFIXED:
-        return f"{'-' if value < 0 else ''}{FIXED[unit]}{_scaled(abs(value), '', decimals)}"
+        return f"{'-' if value < 0 else ''}{FIXED[unit]}{_scaled(abs(value), '', decimals).replace(' ', '')}"
     if unit in FIXED:
         return f"{_decimals(value, decimals)}{FIXED[unit]}"
     if unit in ("s", "dtdurations", "dthms"):

@@ -69,10 +69,10 @@ def build(config: AlertingConfig) -> dict[str, Any]:
                      "fees), what the fleet earns per PH/s per day (after them) and what a PH/s per day costs it in "
                      "electricity.",
                      [Prom(f"market_hashprice_per_petahash_day{{{cur}}}", "hashprice"),
-                      Prom(f"profitability_fleet_revenue_per_day{{{cur}}} / "
-                           "(profitability_fleet_hashrate_hashes_per_second / 1e15)", "fleet earns"),
-                      Prom(f"profitability_fleet_power_cost_per_day{{{cur}}} / "
-                           "(profitability_fleet_hashrate_hashes_per_second / 1e15)", "fleet's power cost")], h.NONE),
+                      Prom(f"profitability_fleet_revenue_per_day{{{cur}}} * 1e15 / ignoring(currency) group_left "
+                           "profitability_fleet_hashrate_hashes_per_second", "fleet earns"),
+                      Prom(f"profitability_fleet_power_cost_per_day{{{cur}}} * 1e15 / ignoring(currency) group_left "
+                           "profitability_fleet_hashrate_hashes_per_second", "fleet's power cost")], h.NONE),
         h.timeseries("Miners advised off", "Miners the exporter advises switching off, per site and reason "
                      "(`unprofitable`, `power_cap`; `none`: ranked, none advised). Advice only: nothing is sent "
                      "to the miners.",

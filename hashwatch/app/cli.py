@@ -9,7 +9,6 @@ it builds its aiohttp application from the loaded config.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import sys
@@ -213,16 +212,62 @@ def webhook(config_file: str | None, listen: str | None, log_level: str) -> None
 
 
 @main.command()
-@configured("127.0.0.1:9891")
-@click.option("--miners", default=12, show_default=True, type=click.IntRange(1, 20000), help="Simulated miners.")
-@click.option("--simulator.first-address", "first_address", default="127.10.0.1", show_default=True)
-@click.option("--simulator.port", "sim_port", default=4028, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port.")
-@click.option("--duration", type=float, default=None, help="Stop after this many seconds (default: run until Ctrl-C).")
-def demo(config: HashwatchConfig, config_file: str | None, listen: str, miners, first_address, sim_port, duration) -> None:
-    """Run a simulated fleet and the CGMiner exporter over it, on loopback: no hardware needed."""
-    from .demo import run_demo
+@click.option("--miners", default=12, show_default=True, type=click.IntRange(1, 5000), help="Simulated miners.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address every service listens on.")
+@click.option(
+    "--first-address", "first_address", default="127.10.0.1", show_default=True,
+    help="Loopback address of the first simulated miner (the others follow).",
+)
+@click.option(
+    "--miner-port", "miner_port", default=4028, show_default=True, type=click.IntRange(1, 65535),
+    help="CGMiner API port of every simulated miner.",
+)
+@click.option(
+    "--duration", type=click.FloatRange(0, min_open=True), default=None,
+    help="Stop after this many seconds (default: run until Ctrl-C).",
+)
+@click.option(
+    "--workdir", type=click.Path(file_okay=False), default=None,
+    help="Keep configs, data and logs here (default: a temporary directory, removed on exit).",
+)
+def demo(
+    miners: int, host: str, first_address: str, miner_port: int, duration: float | None, workdir: str | None
+) -> None:
+    """The whole stack on loopback: simulated miners with faults, replayed Ocean and market APIs, every
+    exporter, Prometheus with the rules, Alertmanager, the webhook receiver, InfluxDB and Grafana when installed."""
+    from pathlib import Path
 
-    asyncio.run(run_demo(config, miners, listen, first_address, sim_port, duration))
+    from .demo import DemoError, DemoOptions, run_demo
+
+    options = DemoOptions(miners, host, first_address, duration, Path(workdir) if workdir else None, miner_port)
+    try:
+        run_demo(options, say=lambda line: click.echo(line, nl=True) or sys.stdout.flush())
+    except DemoError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option(
+    "--listen", type=ListenAddress(), default="127.0.0.1:9880", show_default=True, help="Address to serve HTTP on.",
+)
+@click.option(
+    "--ocean.workers", "workers_file", type=click.Path(dir_okay=False), default=None,
+    help='JSON {"workers": {name: H/s}}: the workers Ocean credits (default: the recorded reply\'s).',
+)
+@log_option
+def upstreams(listen: str, workers_file: str | None, log_level: str) -> None:
+    """Replayed Ocean.xyz and market APIs (CoinGecko, CoinCap, mempool.space, blockchain.info) from recorded replies."""
+    from simulator.upstreams import load_workers, upstreams_app
+
+    _logging(log_level)
+    workers = None
+    if workers_file is not None:
+        try:
+            workers = load_workers(workers_file)
+        except ValueError as exc:
+            config_error(str(exc))
+    _serve(upstreams_app(workers), listen)
 
 
 @main.command()
@@ -247,6 +292,66 @@ def rules(config_file: str | None, output_dir: str, check: bool) -> None:
         sys.exit(1 if outdated else 0)
     for path in write(config, root):
         click.echo(f"wrote {path}")
+
+
+@main.group()
+def dashboards() -> None:
+    """Grafana dashboards (grafana/): generate their JSON, render previews."""
+
+
+@dashboards.command()
+@config_option
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a dashboard's committed JSON is missing or stale.")
+def generate(config_file: str | None, check: bool) -> None:
+    """Write grafana/dashboards/*.json from grafana/boards/ (thresholds from the `alerting:` config)."""
+    from grafana.generate import stale, write
+
+    config = load_or_exit(config_file).alerting
+    names = stale(config=config) if check else [str(path) for path in write(config=config)]
+    for name in names:
+        shown = name if "/" in name else f"grafana/dashboards/{name}"
+        click.echo(f"stale: {shown} (run `hashwatch dashboards generate`)" if check else f"wrote {name}")
+    sys.exit(1 if check and names else 0)
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        from grafana.datasources import parse_duration
+
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            self.fail(f"{exc} (e.g. 15m, 1h, 90s)", param, ctx)
+        if not 60 <= seconds <= 30 * 86400:
+            self.fail(f"{value}: between 1m and 30d", param, ctx)
+        return seconds
+
+
+@dashboards.command()
+@click.option("--prometheus", "prometheus_url", required=True, metavar="URL", help="Prometheus to query, e.g. http://127.0.0.1:9090.")
+@click.option("--alertmanager", "alertmanager_url", default=None, metavar="URL", help="Alertmanager, for the alert panels.")
+@click.option("--influxdb", "influxdb_url", default=None, metavar="URL", help="InfluxDB 1.x (database hashwatch), for history panels.")
+@click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False), help="Directory for <dashboard>.png.")
+@click.option("--range", "seconds", type=Duration(), default="15m", show_default=True, help="Time range shown.")
+def preview(prometheus_url: str, alertmanager_url: str | None, influxdb_url: str | None, output_dir: str, seconds: float) -> None:
+    """Render each dashboard's panels from live query results into a PNG per dashboard (no Grafana needed)."""
+    from pathlib import Path
+
+    from grafana.datasources import DatasourceError
+    from grafana.preview import preview as render_previews
+    from grafana.queries import DashboardError, Datasources
+
+    sources = Datasources.at(prometheus_url, alertmanager_url, influxdb_url)
+    try:
+        rendered = render_previews(sources, Path(output_dir), seconds)
+    except (DatasourceError, DashboardError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for item in rendered:
+        click.echo(f"{item.path.stem}: {item.path}, {item.panels} panels, {len(item.without_data)} without data")
+        for problem in item.without_data:
+            click.echo(f"  no data: {problem}", err=True)
 
 
 @main.command()

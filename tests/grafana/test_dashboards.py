@@ -44,12 +44,25 @@ def test_committed_json_is_what_the_boards_generate():
 
 
 def test_the_staleness_check_sees_a_changed_missing_or_extra_file(tmp_path):
-    write(tmp_path)
-    assert stale(tmp_path) == []
+    write(tmp_path, doc=None)
+    assert stale(tmp_path, doc=None) == []
     (tmp_path / "fleet.json").write_text("{}\n")
     (tmp_path / "miner.json").unlink()
     (tmp_path / "old.json").write_text("{}\n")
-    assert stale(tmp_path) == ["fleet.json", "miner.json", "old.json"]
+    assert stale(tmp_path, doc=None) == ["fleet.json", "miner.json", "old.json"]
+
+
+def test_the_reference_in_docs_is_generated_and_checked(tmp_path):
+    doc = tmp_path / "dashboards.md"
+    doc.write_text("# Dashboards\n\nhand-written part\n\n## The dashboards\n\nold\n")
+    assert stale(DIRECTORY, doc=doc) == [str(doc)]
+    write(tmp_path / "json", doc=doc)
+    assert stale(tmp_path / "json", doc=doc) == []
+    text = doc.read_text()
+    assert text.startswith("# Dashboards\n\nhand-written part\n\n## The dashboards\n")
+    for board in BOARDS.values():
+        assert f"`/d/{board['uid']}`" in text
+        assert all(p["title"].replace("|", "\\|") in text for p in board["panels"])
 
 
 def test_uids_and_files_are_stable():
