@@ -2,8 +2,9 @@
 
 Every graph is a range query over recorded series (prometheus/rules/
 hashwatch-recording.yml), a few series whatever the fleet's size; every table
-of miners is an instant topk/bottomk of at most house.TABLE_ROWS rows, each row
-linking to the miner dashboard.
+of miners is an instant topk/bottomk of at most house.TABLE_ROWS rows over a
+recorded per-miner series (the joins done by the rules, every miner named in
+`miner`), each row linking to the miner dashboard.
 """
 
 from __future__ import annotations
@@ -70,25 +71,20 @@ def build(config: AlertingConfig) -> dict[str, Any]:
                      thresholds=t.chip_temperature()),
         h.table("Worst miners: lowest hashrate against expected",
                 f"The {n} miners hashing the least against their nominal hashrate now. Click a miner for its page.",
-                [Prom(h.listed(f"bottomk({n}, miner_hashrate_hashes_per_second{{@miners}} / on(instance, miner) "
-                               f"miner_expected_hashrate_hashes_per_second{{@miners}} > -1)"))],
+                [Prom(f"bottomk({n}, miner:miner_hashrate_of_expected:ratio{{{site}}})")],
                 h.RATIO, thresholds=t.hashrate_ratio(), hide=("instance",), rename={"Value": "of expected"},
                 link_miner=True, colored="of expected"),
         h.table("Hottest miners", f"The {n} miners with the hottest chip or board sensor now.",
-                [Prom(h.listed(f'topk({n}, max by (instance, miner, site) '
-                               f'(miner_temperature_celsius{{@miners, sensor=~"chip|pcb"}}))'))],
+                [Prom(f"topk({n}, miner:miner_temperature_celsius:max{{{site}}})")],
                 h.CELSIUS, thresholds=t.chip_temperature(), hide=("instance",), rename={"Value": "hottest"},
                 link_miner=True, colored="hottest", sort="hottest"),
         h.table("Dead boards and missing chips", "Boards hashing nothing or with no chip answering, and boards with "
                 "fewer chips than at start-up (MinerHashboardDead, MinerChipsMissing).",
-                [Prom(h.listed(f"topk({n}, miner_board_expected_chips{{@miners}} - on(instance, miner, board) "
-                               f"miner_board_chips{{@miners}} > 0 or miner_board_hashrate_hashes_per_second{{@miners}} == 0 "
-                               f"or miner_board_chips{{@miners}} == 0)"))],
+                [Prom(f"topk({n}, board:miner_board_chips:missing{{{site}}})")],
                 h.NONE, hide=("instance",), rename={"Value": "chips missing, or 0"}, link_miner=True),
         h.table("Miners on a backup pool", "Miners whose active pool is not their first (MinerPoolFailover); the "
                 "value is the pool's priority.",
-                [Prom(h.listed(f"topk({n}, miner_pool_priority{{@miners}} > 0 and on(instance, miner, pool) "
-                               f"miner_pool_active{{@miners}} == 1)"))],
+                [Prom(f"topk({n}, miner:miner_pool_backup:priority{{{site}}})")],
                 h.NONE, hide=("instance",), rename={"Value": "priority"}, link_miner=True),
         h.table("Miners down", "Miners not answering their API now, with the reason (miner_scrape_error).",
                 [Prom(h.listed(f"topk({n}, miner_scrape_error{{@miners}})"))],

@@ -19,6 +19,13 @@ from .model import Group, Recording
 from .promql import MINER, quoted, series
 
 
+def named(build) -> str:
+    """`build(matcher)` for every miner, each named in a `miner` label: fleet-mode series have one, and a
+    miner scraped through /probe gets its `instance` copied into `miner`."""
+    return (f"{build('miner!=' + quoted(''))}\nor\n"
+            f"label_replace({build('miner=' + quoted(''))}, \"miner\", \"$1\", \"instance\", \"(.+)\")")
+
+
 def groups(config: AlertingConfig) -> list[Group]:
     m = config.miner_selector
     site = config.site_label
@@ -110,6 +117,33 @@ def groups(config: AlertingConfig) -> list[Group]:
                 "miner:miner_info:identity",
                 f"{series('miner_info', m, 'miner!=' + quoted(''))}\nor\n"
                 f"label_replace({series('miner_info', m, 'miner=' + quoted(''))}, \"miner\", \"$1\", \"instance\", \"(.+)\")",
+            ),
+            # The fleet overview's tables of miners (worst, hottest, dead boards, backup pool): per-miner
+            # series with the joins done here, every miner named in `miner`, so a dashboard's topk over
+            # 10,000 miners reads one recorded name instead of joining raw series at query time.
+            Recording(
+                "miner:miner_hashrate_of_expected:ratio",
+                named(lambda sel: f"{series('miner_hashrate_hashes_per_second', m, sel)} / on({MINER}) group_left() "
+                                  f"{series('miner_expected_hashrate_hashes_per_second', m, sel)} > -1"),
+            ),
+            Recording(
+                "miner:miner_temperature_celsius:max",
+                named(lambda sel: f"max by ({MINER}, {site}) "
+                                  f"({series('miner_temperature_celsius', m, sel, 'sensor=~' + quoted('chip|pcb'))})"),
+            ),
+            # Chips missing on a board, or 0 for a board hashing nothing or with no chip answering.
+            Recording(
+                "board:miner_board_chips:missing",
+                named(lambda sel: f"{series('miner_board_expected_chips', m, sel)} - on({MINER}, board) group_left() "
+                                  f"{series('miner_board_chips', m, sel)} > 0"
+                                  f" or {series('miner_board_hashrate_hashes_per_second', m, sel)} == 0"
+                                  f" or {series('miner_board_chips', m, sel)} == 0"),
+            ),
+            # The priority of the pool a miner mines on, when it is not its first (failover).
+            Recording(
+                "miner:miner_pool_backup:priority",
+                named(lambda sel: f"{series('miner_pool_priority', m, sel)} > 0 and on({MINER}, pool) "
+                                  f"{series('miner_pool_active', m, sel)} == 1"),
             ),
             Recording(
                 "worker:miner_hashrate_hashes_per_second:sum",
