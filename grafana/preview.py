@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,7 +95,8 @@ def legend(answer: Answer, series: Series) -> str:
         for key, value in labels.items():  # Prometheus {{label}}, InfluxDB $tag_label and $col
             out = out.replace("{{" + key + "}}", value).replace("{{ " + key + " }}", value)
             out = out.replace(f"$tag_{key}", value).replace(f"[[tag_{key}]]", value)
-        return out.replace("$col", labels.get("field", ""))
+        out = re.sub(r"\{\{\s*\w+\s*\}\}", "", out)  # a label the series lacks: Grafana shows nothing
+        return " ".join(out.replace("$col", labels.get("field", "")).split())
     name = labels.pop("__name__", "")
     inner = ", ".join(f'{k}="{v}"' for k, v in labels.items())
     return f"{name}{{{inner}}}" if inner else name or answer.query
