@@ -20,7 +20,8 @@ from hashwatch.web import parse_listen_address
 from tests.support.paths import FIXTURES_DIR
 
 BAD_CONFIGS = FIXTURES_DIR / "bad_configs"
-SUBCOMMANDS = ("cgminer", "ocean", "market", "profitability", "demo")
+# The demo writes its own configs (no --config.file); its flags are checked in tests/app/test_cli.py.
+SUBCOMMANDS = ("cgminer", "ocean", "market", "profitability")
 
 
 def files_for(tmp: Path) -> None:
@@ -92,7 +93,6 @@ def never_serve(monkeypatch):
         raise AssertionError("the bad input was accepted")
 
     monkeypatch.setattr(cli, "_serve", refuse)
-    monkeypatch.setattr("hashwatch.app.demo.run_demo", refuse)
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)
