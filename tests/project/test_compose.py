@@ -1,14 +1,17 @@
 """docker-compose.yml, checked without Docker: what can be known about the stack from its files.
 
 No Docker engine runs where hashwatch is tested, so nothing here starts a
-container. Checked: Debian's `docker-compose config` accepts the file (default and
-demo profile); every image is pinned to an exact version; every service has a
+container. Checked: Debian's `docker-compose config` accepts the file (default, demo and
+scale-out profiles); every image is pinned to an exact version; every service has a
 healthcheck (one-shot jobs excepted, and waited for); nothing runs as root; every
 bind-mounted path, and every file the mounted configs and commands name, exists;
 every hashwatch command is a real subcommand with real flags; ports, scrape
 targets, Alertmanager's webhook and Grafana's datasources name compose services
 on the ports they listen on; the live and demo hashwatch configs pass hashwatch's
-own validation and agree with the services. The checks live in
+own validation and agree with the services; the scale-out profile's shards, vmalert and
+Alertmanager pair are wired to each other as prometheus/scale-out/ describes (hashmod
+buckets each kept once, vmalert's flags the committed ones, notifications to every
+Alertmanager directly, gossip peers by compose name). The checks live in
 tests/support/compose_checks.py; the last test mutates copies to show each can fail.
 Not checked (needs an engine): that images pull, containers start, healthchecks pass.
 """
@@ -75,8 +78,9 @@ def _docker_compose(*args: str, file: Path = COMPOSE, **env: str) -> subprocess.
         ((), {}),
         (("--profile", "demo"), {"HASHWATCH_CONFIG": "./deploy/demo/hashwatch.yml"}),
         (("--profile", "demo"), {"GRAFANA_ADMIN_PASSWORD": "from-the-environment"}),
+        (("--profile", "scale-out"), {}),
     ],
-    ids=["default", "demo", "demo-with-env"],
+    ids=["default", "demo", "demo-with-env", "scale-out"],
 )
 def test_docker_compose_accepts_the_file(args, env):
     done = _docker_compose(*args, "config", "-q", **env)
@@ -289,6 +293,55 @@ def test_make_secrets_writes_each_file_once(tmp_path):
     finally:
         del os.environ["GRAFANA_ADMIN_PASSWORD"]
     assert main(["make_secrets.py", str(tmp_path / "missing")]) == 2
+
+
+SCALE_OUT = REPO / "prometheus" / "scale-out"
+
+
+def test_scale_out_profile_has_the_topology_of_prometheus_scale_out(compose):
+    """Two shards, VictoriaMetrics, vmalert and a second Alertmanager; checked like the rest (pinned,
+    healthy, non-root, mounts: the tests above cover every service), and wired as docs/scaling.md says."""
+    services = compose["services"]
+    assert set(checks.in_profile(compose, "scale-out")) == {
+        "prometheus-shard-0", "prometheus-shard-1", "victoriametrics", "vmalert", "alertmanager-1"}
+    assert checks.shard_problems(compose, REPO) == []
+    assert checks.vmalert_problems(compose, REPO, SCALE_OUT / "vmalert.flags") == []
+    assert checks.gossip_problems(compose) == []
+    for name in ("prometheus-shard-0", "prometheus-shard-1"):
+        command = services[name]["command"]
+        assert "--enable-feature=agent" in command and checks.resolve(
+            services[name], REPO, checks.flag_values(command, "--storage.agent.path")[0])[0] == "volume", name
+    data = checks.flag_values(services["victoriametrics"]["command"], "-storageDataPath")[0]
+    assert checks.resolve(services["victoriametrics"], REPO, data)[0] == "volume", "VictoriaMetrics' data not persisted"
+    # The generated alerting rules use keep_firing_for: vmalert v1.92.0 or later reads them.
+    versions = {services[n]["image"].rpartition(":v")[2] for n in ("victoriametrics", "vmalert")}
+    assert len(versions) == 1 and tuple(int(p) for p in versions.pop().split(".")[:2]) >= (1, 92)
+    assert services["alertmanager-1"]["image"] == services["alertmanager"]["image"]
+    assert services["alertmanager-1"]["volumes"][0] == services["alertmanager"]["volumes"][0]  # the same config
+
+
+def test_scale_out_checks_can_fail(compose):
+    def vmalert_args(services):
+        return services["vmalert"]["command"]
+
+    broken = {
+        "one notifier": lambda s, c: vmalert_args(s).remove("-notifier.url=http://alertmanager-1:9093"),
+        "notifier typo": lambda s, c: vmalert_args(s).__setitem__(
+            vmalert_args(s).index("-notifier.url=http://alertmanager-1:9093"), "-notifier.url=http://alertmanager-2:9093"),
+        "unmounted rules": lambda s, c: s["vmalert"].update(volumes=[]),
+        "peer port": lambda s, c: s["alertmanager-1"]["command"].__setitem__(-1, "--cluster.peer=alertmanager-0:9093"),
+        "no alias": lambda s, c: s["alertmanager"].pop("networks"),
+        "no gossip": lambda s, c: s["alertmanager"]["command"].__setitem__(3, "--cluster.listen-address="),
+        "shard config": lambda s, c: s["prometheus-shard-1"]["volumes"].__setitem__(
+            0, "./prometheus/scale-out/shard-0.yml:/etc/prometheus/shard.yml:ro"),
+        "unmounted miners": lambda s, c: s["prometheus-shard-0"]["volumes"].pop(1),
+    }
+    for what, change in broken.items():
+        copied = _mutated(compose, change)
+        found = (checks.shard_problems(copied, REPO) + checks.gossip_problems(copied)
+                 + checks.vmalert_problems(copied, REPO, SCALE_OUT / "vmalert.flags"))
+        assert found, what
+    assert checks.vmalert_problems(compose, REPO, SCALE_OUT / "shard-0.yml") != []  # not its flags file
 
 
 def _mutated(compose, change):

@@ -9,6 +9,7 @@ and on mutated copies, so every check is shown to be able to fail.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -152,7 +153,7 @@ def command_path_problems(compose: dict[str, Any], root: Path) -> list[str]:
 
 def listen_port(service: dict[str, Any]) -> int | None:
     for arg in service.get("command", []):
-        for flag in ("--web.listen-address=", "--listen="):
+        for flag in ("--web.listen-address=", "--listen=", "-httpListenAddr="):
             if arg.startswith(flag):
                 return int(arg.rpartition(":")[2])
     return None
@@ -175,8 +176,21 @@ def port_problems(compose: dict[str, Any]) -> list[str]:
     return problems
 
 
+def service_named(compose: dict[str, Any], host: str) -> str | None:
+    """The compose service a hostname reaches: its own name, or one of its network aliases."""
+    services = compose["services"]
+    if host in services:
+        return host
+    for name, service in services.items():
+        networks = service.get("networks") or {}
+        for network in (networks.values() if isinstance(networks, dict) else []):
+            if host in ((network or {}).get("aliases") or []):
+                return name
+    return None
+
+
 def container_port(compose: dict[str, Any], name: str) -> int | None:
-    service = compose["services"].get(name)
+    service = compose["services"].get(service_named(compose, name) or "")
     if service is None:
         return None
     port = listen_port(service)
@@ -218,3 +232,118 @@ def dockerfile_problems(text: str) -> list[str]:
 def dockerfile_uid(text: str) -> str | None:
     match = re.search(r"^ARG HASHWATCH_UID=(\d+)$", text, re.M)
     return match.group(1) if match else None
+
+
+# ---------------------------------------------------------------- the scale-out profile
+
+
+def flag_values(args: list[str], flag: str) -> list[str]:
+    """Values of `flag=value` arguments, in order (`-notifier.url` may be given twice)."""
+    return [arg.split("=", 1)[1] for arg in args if arg.startswith(f"{flag}=")]
+
+
+def read_flags_file(path: Path) -> list[str]:
+    """One flag a line; blank lines and # comments ignored (prometheus/scale-out/vmalert.flags)."""
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def in_profile(compose: dict[str, Any], profile: str) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in compose["services"].items() if profile in (s.get("profiles") or [])}
+
+
+def _alertmanagers(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {n: s for n, s in compose["services"].items() if s.get("image", "").startswith("prom/alertmanager:")}
+
+
+def gossip_problems(compose: dict[str, Any]) -> list[str]:
+    """Every Alertmanager gossips, and peers by compose name with every other one on its gossip port."""
+    members = _alertmanagers(compose)
+    gossip = {}
+    for name, service in members.items():
+        listen = flag_values(service.get("command", []), "--cluster.listen-address")
+        if listen and listen[-1]:
+            gossip[name] = int(listen[-1].rpartition(":")[2])
+    problems = [f"{name}: no gossip (--cluster.listen-address)" for name in members if name not in gossip and len(members) > 1]
+    for name in gossip:
+        reached = set()
+        for peer in flag_values(members[name].get("command", []), "--cluster.peer"):
+            host, _, port = peer.rpartition(":")
+            other = service_named(compose, host)
+            if other not in gossip or other == name:
+                problems.append(f"{name}: peer {peer} is not another Alertmanager of this file")
+            elif int(port) != gossip[other]:
+                problems.append(f"{name}: peer {peer}, but {other} gossips on {gossip[other]}")
+            else:
+                reached.add(other)
+        if missing := set(gossip) - {name} - reached:
+            problems.append(f"{name}: does not peer with {', '.join(sorted(missing))}")
+    return problems
+
+
+def notifier_problems(compose: dict[str, Any], who: str, urls: list[str]) -> list[str]:
+    """`urls` reach every Alertmanager of the file, each directly (never one address for several)."""
+    problems = url_problems(compose, {f"{who} notifier {i}": url for i, url in enumerate(urls)})
+    reached = [service_named(compose, urlsplit(url).hostname or "") for url in urls]
+    if missing := set(_alertmanagers(compose)) - set(reached):
+        problems.append(f"{who}: sends to no {', '.join(sorted(missing))}")
+    return problems
+
+
+def shard_problems(compose: dict[str, Any], root: Path, profile: str = "scale-out") -> list[str]:
+    """The profile's Prometheus shards: configs mounted and existing, no rules, remote_write and scrape
+    targets naming compose services, and the miners job's hashmod keeps covering each bucket exactly once."""
+    problems, buckets, moduli = [], Counter(), set()
+    shards = {n: s for n, s in in_profile(compose, profile).items() if s.get("image", "").startswith("prom/prometheus:")}
+    if not shards:
+        return [f"profile {profile}: no Prometheus shards"]
+    for name, service in shards.items():
+        config_path = (flag_values(service.get("command", []), "--config.file") or ["(none)"])[-1]
+        where = resolve(service, root, config_path)
+        if where is None or where[0] != "bind" or not Path(where[1]).is_file():
+            problems.append(f"{name}: --config.file {config_path} is not a mounted file of the repository")
+            continue
+        config = yaml.safe_load(Path(where[1]).read_text())
+        if config.get("rule_files"):
+            problems.append(f"{name}: evaluates rules; a shard sees only its part of the fleet")
+        writes = [w["url"] for w in config.get("remote_write", [])]
+        if not writes:
+            problems.append(f"{name}: no remote_write")
+        urls = {f"{name} remote_write {i}": url for i, url in enumerate(writes)}
+        for job in config.get("scrape_configs", []):
+            for static in job.get("static_configs", []):
+                urls.update({f"{name} job {job['job_name']} {t}": t for t in static["targets"]})
+            for relabel in job.get("relabel_configs", []):
+                if relabel.get("target_label") == "__address__":
+                    urls[f"{name} job {job['job_name']} /probe"] = relabel["replacement"]
+                if relabel.get("action") == "hashmod":
+                    moduli.add(relabel["modulus"])
+                    keep = [r for r in job["relabel_configs"] if r.get("action") == "keep"
+                            and r.get("source_labels") == [relabel["target_label"]]]
+                    buckets.update(int(r["regex"]) for r in keep)
+            for sd in job.get("file_sd_configs", []):
+                for pattern in sd["files"]:
+                    found = resolve(service, root, pattern)
+                    if found is None or found[0] != "bind" or not Path(found[1]).parent.is_dir():
+                        problems.append(f"{name}: file_sd {pattern} is not mounted from the repository")
+        problems += url_problems(compose, urls)
+    if len(moduli) != 1 or buckets != Counter(range(next(iter(moduli), 0))):
+        problems.append(f"hashmod modulus {sorted(moduli)}, buckets kept {dict(buckets)}: not each miner exactly once")
+    return problems
+
+
+def vmalert_problems(compose: dict[str, Any], root: Path, flags_file: Path) -> list[str]:
+    """vmalert runs the committed flags, reads mounted rules, queries and writes compose services, and
+    notifies every Alertmanager directly."""
+    service = compose["services"].get("vmalert")
+    if service is None:
+        return ["no vmalert service"]
+    args = service.get("command", [])
+    problems = [] if args == read_flags_file(flags_file) else [f"vmalert: command differs from {flags_file.name}"]
+    for pattern in flag_values(args, "-rule"):
+        where = resolve(service, root, pattern)
+        if where is None or where[0] != "bind" or not list(Path(where[1]).parent.glob(Path(where[1]).name)):
+            problems.append(f"vmalert: -rule {pattern} matches no mounted file")
+    urls = {flag: value for flag in ("-datasource.url", "-remoteWrite.url", "-remoteRead.url")
+            for value in flag_values(args, flag)}
+    problems += url_problems(compose, urls)
+    return problems + notifier_problems(compose, "vmalert", flag_values(args, "-notifier.url"))
