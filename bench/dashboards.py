@@ -65,6 +65,7 @@ sys.path.insert(0, str(ROOT))
 
 from grafana.datasources import Prometheus, Series  # noqa: E402
 from grafana.queries import DASHBOARDS, Datasources, View, load, multi_valued, resolve, run, substitute  # noqa: E402
+from simulator.upstreams import client_settings  # noqa: E402
 
 RULES = ROOT / "prometheus" / "rules" / "hashwatch-recording.yml"
 INTERVAL = 30  # seconds: production scrape and evaluation interval (prometheus/prometheus.yml)
@@ -115,18 +116,12 @@ def split_sites(file_sd: Path, sites: int) -> None:
 
 
 def configs(workdir: Path, file_sd: Path, sites: int) -> tuple[Path, Path]:
-    upstreams = f"http://{HOST}:{PORTS['upstreams']}"
+    replays = client_settings(f"http://{HOST}:{PORTS['upstreams']}")
     hashwatch = {
         "cgminer": {"allowed_targets": ["127.0.0.0/8"], "allowed_ports": [PORTS["sim"]], "timeout_seconds": 10,
                     "fleet": {"file_sd": [str(file_sd)], "concurrency": 2000, "workers": 2, "timeout_seconds": 25}},
-        "ocean": {"addresses": [ADDRESS], "api_url": f"{upstreams}/ocean/v1"},
-        "market": {
-            "price_sources": [{"name": n, "base_url": f"{upstreams}/{p}"} for n, p in
-                              (("coingecko", "coingecko"), ("coincap", "coincap"), ("mempool", "mempool"),
-                               ("blockchain_info", "blockchain"))],
-            "network_sources": [{"name": "mempool", "base_url": f"{upstreams}/mempool"},
-                                {"name": "blockchain_info", "base_url": f"{upstreams}/blockchain"}],
-        },
+        "ocean": {"addresses": [ADDRESS], "api_url": replays["ocean_api_url"]},
+        "market": {"price_sources": replays["price_sources"], "network_sources": replays["network_sources"]},
         "profitability": {
             "prometheus_url": f"http://{HOST}:{PORTS['prometheus']}", "interval_seconds": INTERVAL, "currency": "USD",
             "tariff": {"rate": 0.06, "currency": "USD", "pue": 1.05},

@@ -60,6 +60,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from fleet_benchmark import calibration_seconds, cpu_seconds, rss_mb  # noqa: E402
 
+from simulator.upstreams import client_settings  # noqa: E402
+
 HOST = "127.0.0.1"
 PORTS = {"sim": 24092, "cgminer": 29921, "prometheus": 29922, "empty": 29923, "vm": 29924, "ocean": 29925,
          "market": 29926, "profitability": 29927, "upstreams": 29928}
@@ -127,19 +129,13 @@ def summed(metrics: dict[str, float], name: str) -> float:
 
 def hashwatch_config(file_sd: Path, interval: float, workers: int) -> dict:
     """Fleet mode over the simulator; Ocean and market from the replayed upstreams; profitability by site."""
-    upstreams = f"http://{HOST}:{PORTS['upstreams']}"
+    replays = client_settings(f"http://{HOST}:{PORTS['upstreams']}")
     return {
         "cgminer": {"allowed_targets": ["127.0.0.0/8"], "allowed_ports": [PORTS["sim"]], "timeout_seconds": 10,
                     "fleet": {"file_sd": [str(file_sd)], "concurrency": 2000, "workers": workers,
                               "timeout_seconds": max(1.0, interval - 0.5)}},
-        "ocean": {"addresses": [ADDRESS], "api_url": f"{upstreams}/ocean/v1"},
-        "market": {
-            "price_sources": [{"name": n, "base_url": f"{upstreams}/{p}"} for n, p in
-                              (("coingecko", "coingecko"), ("coincap", "coincap"), ("mempool", "mempool"),
-                               ("blockchain_info", "blockchain"))],
-            "network_sources": [{"name": "mempool", "base_url": f"{upstreams}/mempool"},
-                                {"name": "blockchain_info", "base_url": f"{upstreams}/blockchain"}],
-        },
+        "ocean": {"addresses": [ADDRESS], "api_url": replays["ocean_api_url"]},
+        "market": {"price_sources": replays["price_sources"], "network_sources": replays["network_sources"]},
         "profitability": {
             "prometheus_url": f"http://{HOST}:{PORTS['prometheus']}", "interval_seconds": max(interval, 10.0),
             "currency": "USD", "tariff": {"rate": 0.06, "currency": "USD", "pue": 1.05},

@@ -15,10 +15,10 @@ Where things live:
   coincap.py     /coincap/v2/assets/bitcoin
   mempool.py     /mempool/api/...: prices, tip height, difficulty adjustment, hashrate, fees, rewards
   blockchain.py  /blockchain/ticker and /blockchain/stats (blockchain.info)
-  app.py         one aiohttp application with every upstream, an index and health endpoints
+  app.py         one aiohttp application with every upstream, an index and health endpoints; client_settings
 """
 
-from .app import upstreams_app
+from .app import client_settings, upstreams_app
 from .ocean import OceanReplay, load_workers
 
-__all__ = ["OceanReplay", "load_workers", "upstreams_app"]
+__all__ = ["OceanReplay", "client_settings", "load_workers", "upstreams_app"]

@@ -47,3 +47,20 @@ def upstreams_app(workers: dict[str, float] | None = None, clock: Callable[[], f
 
     app.add_routes([web.get("/", index), web.get("/-/healthy", healthy), web.get("/-/ready", healthy)])
     return app
+
+
+# The market exporter's source names and the path each is replayed under.
+SOURCE_PATHS = {"coingecko": "coingecko", "coincap": "coincap", "mempool": "mempool", "blockchain_info": "blockchain"}
+NETWORK_SOURCES = ("mempool", "blockchain_info")
+
+
+def client_settings(base_url: str, price: dict | None = None, network: dict | None = None) -> dict:
+    """What points hashwatch's Ocean and market clients at replays served at `base_url`: Ocean's `api_url`
+    and the market's `price_sources` and `network_sources` (each source with the extra keys given)."""
+    base_url = base_url.rstrip("/")
+    return {
+        "ocean_api_url": f"{base_url}/ocean/v1",
+        "price_sources": [{"name": n, "base_url": f"{base_url}/{p}", **(price or {})} for n, p in SOURCE_PATHS.items()],
+        "network_sources": [{"name": n, "base_url": f"{base_url}/{SOURCE_PATHS[n]}", **(network or {})}
+                            for n in NETWORK_SOURCES],
+    }

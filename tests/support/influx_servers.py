@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from hashwatch.app.demo.configs import influxdb_conf
 from tests.support.processes import ServerProcess, free_port
 
 def find_binary(name: str, package: str) -> str:
@@ -47,37 +48,7 @@ class InfluxDBV1(ServerProcess):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         rpc_port = free_port()
-        config = f"""\
-reporting-disabled = true
-bind-address = "127.0.0.1:{rpc_port}"
-
-[meta]
-  dir = "{workdir / 'meta'}"
-
-[data]
-  dir = "{workdir / 'data'}"
-  wal-dir = "{workdir / 'wal'}"
-  query-log-enabled = false
-
-[http]
-  enabled = true
-  bind-address = "127.0.0.1:{self.port}"
-  auth-enabled = false
-  log-enabled = false
-  pprof-enabled = false
-
-[monitor]
-  store-enabled = false
-
-[subscriber]
-  enabled = false
-
-[continuous_queries]
-  enabled = false
-
-[logging]
-  level = "warn"
-"""
+        config = influxdb_conf(workdir, f"127.0.0.1:{rpc_port}", f"127.0.0.1:{self.port}")
         config_path = workdir / "influxdb.conf"
         config_path.write_text(config)
         super().__init__(workdir, [binary, "-config", str(config_path)], f"{self.url}/ping")

@@ -22,6 +22,7 @@ import yaml
 
 from hashwatch.app.alerting.config import AlertingConfig
 from hashwatch.app.alerting.generate import outputs
+from simulator.upstreams import client_settings
 
 from .layout import INFLUXDB_RPC_PORT, SITES, Layout
 
@@ -56,21 +57,17 @@ def alerting_config(layout: Layout) -> AlertingConfig:
 
 
 def hashwatch_yml(layout: Layout, workdir: Path, influxdb: bool) -> dict[str, Any]:
-    replays = layout.url("upstreams")
-    price_paths = {"coingecko": "coingecko", "coincap": "coincap", "mempool": "mempool", "blockchain_info": "blockchain"}
+    replays = client_settings(layout.url("upstreams"), price={"ttl_seconds": 10}, network={"interval_seconds": 30})
     config: dict[str, Any] = {
         "cgminer": {"allowed_targets": ["127.0.0.0/8"], "allowed_ports": [layout.miner_port], "timeout_seconds": 3},
         "ocean": {
-            "addresses": [OCEAN_ADDRESS], "api_url": f"{replays}/ocean/v1",
+            "addresses": [OCEAN_ADDRESS], "api_url": replays["ocean_api_url"],
             "intervals": {"hashrate": 10, "workers": 10, "pool": 30, "earnings": 30, "blocks": 30},
         },
         "market": {
             "currencies": ["USD", "EUR", "GBP", "CAD", "JPY"],
-            "price_sources": [{"name": n, "base_url": f"{replays}/{p}", "ttl_seconds": 10} for n, p in price_paths.items()],
-            "network_sources": [
-                {"name": n, "base_url": f"{replays}/{price_paths[n]}", "interval_seconds": 30}
-                for n in ("mempool", "blockchain_info")
-            ],
+            "price_sources": replays["price_sources"],
+            "network_sources": replays["network_sources"],
         },
         "profitability": {
             "prometheus_url": layout.url("prometheus"),
@@ -160,11 +157,12 @@ def alertmanager_yml(committed: dict[str, Any], layout: Layout, templates: Path)
     return config, dropped
 
 
-def influxdb_conf(layout: Layout, workdir: Path) -> str:
-    data = workdir / "influxdb"
+def influxdb_conf(data: Path, rpc_address: str, http_address: str) -> str:
+    """influxd 1.x's config: data under `data`, loopback addresses, no reporting, no _internal store,
+    warnings only (also used by the tests' InfluxDB, tests/support/influx_servers.py)."""
     return f"""\
 reporting-disabled = true
-bind-address = "{layout.host}:{INFLUXDB_RPC_PORT}"
+bind-address = "{rpc_address}"
 
 [meta]
   dir = "{data / 'meta'}"
@@ -176,15 +174,22 @@ bind-address = "{layout.host}:{INFLUXDB_RPC_PORT}"
 
 [http]
   enabled = true
-  bind-address = "{layout.address('influxdb')}"
+  bind-address = "{http_address}"
   auth-enabled = false
   log-enabled = false
+  pprof-enabled = false
 
 [monitor]
   store-enabled = false
 
+[subscriber]
+  enabled = false
+
 [continuous_queries]
   enabled = false
+
+[logging]
+  level = "warn"
 """
 
 
@@ -206,5 +211,7 @@ def write_all(layout: Layout, workdir: Path, scenario: str, influxdb: bool) -> l
     config, dropped = alertmanager_yml(committed, layout, committed_dir / "templates")
     (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     if influxdb:
-        (workdir / "influxdb.conf").write_text(influxdb_conf(layout, workdir))
+        (workdir / "influxdb.conf").write_text(
+            influxdb_conf(workdir / "influxdb", f"{layout.host}:{INFLUXDB_RPC_PORT}", layout.address("influxdb"))
+        )
     return dropped
