@@ -74,6 +74,17 @@ def alertmanager_binary() -> str:
     return binary
 
 
+
+def scraped_sum(url: str, name: str, **labels: str) -> float:
+    """Sum of the samples named `name` with these labels on url/metrics (0 when there are none)."""
+    text = requests.get(f"{url}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
 class ClusterMember(ServerProcess):
     """One Alertmanager on `host`; `gossip_port` None: unclustered. `peers`: host:port of the others' gossip."""
 
@@ -119,13 +130,7 @@ class ClusterMember(ServerProcess):
 
     def counter(self, metric: str, **labels: str) -> float:
         """Sum of one of the member's own metric samples matching the labels (0 when absent)."""
-        text = requests.get(f"{self.url}/metrics", timeout=5).text
-        return sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == metric and all(sample.labels.get(k) == v for k, v in labels.items())
-        )
+        return scraped_sum(self.url, metric, **labels)
 
     def kill(self) -> None:
         """SIGKILL: no goodbye to the cluster, no flush of anything in flight."""
@@ -256,13 +261,7 @@ class RecordingReceiver:
         return response.json()["events"]
 
     def metric(self, name: str, **labels: str) -> float:
-        text = requests.get(f"{self.url}/metrics", timeout=10).text
-        return sum(
-            sample.value
-            for family in text_string_to_metric_families(text)
-            for sample in family.samples
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
-        )
+        return scraped_sum(self.url, name, **labels)
 
     def close(self) -> None:
         stop(self._server)

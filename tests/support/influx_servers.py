@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from hashwatch.app.demo.configs import influxdb_conf
-from tests.support.processes import ServerProcess, free_port
+from tests.support.processes import ServerProcess, free_port, poll
 
 def find_binary(name: str, package: str) -> str:
     """The binary's path, or skip (fail under CI) naming the Debian package to install."""
@@ -108,14 +107,7 @@ class VictoriaMetrics(ServerProcess):
 
     def wait_export(self, match: str, predicate, timeout: float = 10.0) -> list[dict]:
         """Poll export() until predicate(series) holds; bounded in time."""
-        deadline = time.monotonic() + timeout
-        series: list[dict] = []
-        while time.monotonic() < deadline:
-            series = self.export(match)
-            if predicate(series):
-                return series
-            time.sleep(0.2)
-        raise AssertionError(f"{match!r} never satisfied the condition; last export: {series}")
+        return poll(lambda: self.export(match), predicate, timeout, f"export of {match!r}", interval=0.2)
 
 
 @pytest.fixture(scope="session")

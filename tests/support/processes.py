@@ -8,11 +8,26 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import requests
 
 READY_TIMEOUT_SECONDS = 30.0
+T = TypeVar("T")
+
+
+def poll(ask: Callable[[], T], done: Callable[[T], bool], timeout: float, what: str, interval: float = 0.5) -> T:
+    """ask() until done(answer), at most `timeout` seconds; then AssertionError naming `what` and the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = ask()
+        if done(answer):
+            return answer
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} never satisfied the condition in {timeout:g} s; last: {answer}")
+        time.sleep(interval)
 
 
 def free_port() -> int:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 import requests
 import yaml
 
-from tests.support.processes import ServerProcess, free_port
+from tests.support.processes import ServerProcess, free_port, poll
 
 
 class PrometheusServer(ServerProcess):
@@ -42,11 +41,4 @@ class PrometheusServer(ServerProcess):
 
     def wait_for(self, promql: str, predicate, timeout: float = 30) -> list[dict]:
         """Poll a query until predicate(result) holds; bounded in time."""
-        deadline = time.monotonic() + timeout
-        result: list[dict] = []
-        while time.monotonic() < deadline:
-            result = self.query(promql)
-            if predicate(result):
-                return result
-            time.sleep(0.5)
-        raise AssertionError(f"{promql!r} never satisfied the condition; last result: {result}")
+        return poll(lambda: self.query(promql), predicate, timeout, repr(promql))

@@ -21,7 +21,6 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import pytest
 import requests
 import yaml
 
-from tests.support.processes import ServerProcess
+from tests.support.processes import ServerProcess, poll
 
 HOST_PORT = re.compile(r"^([A-Za-z0-9_.-]+):([0-9]+)$")
 URL = re.compile(r"^(https?://)([A-Za-z0-9_.-]+:[0-9]+)(.*)$")
@@ -220,14 +219,7 @@ class QueryApi:
 
     def wait_for(self, promql: str, predicate: Callable[[list[dict]], bool], timeout: float = 30) -> list[dict]:
         """Poll a query until predicate(result) holds; bounded in time."""
-        deadline = time.monotonic() + timeout
-        result: list[dict] = []
-        while time.monotonic() < deadline:
-            result = self.query(promql)
-            if predicate(result):
-                return result
-            time.sleep(0.5)
-        raise AssertionError(f"{self.url}: {promql!r} never satisfied the condition in {timeout:g} s; last result: {result}")
+        return poll(lambda: self.query(promql), predicate, timeout, f"{self.url}: {promql!r}")
 
 
 class ScaleoutPrometheus(ServerProcess, QueryApi):
