@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from .queries import Board
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "dashboards.md"
 HEADING = "## The dashboards\n"
 
@@ -19,19 +21,12 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def _panels(board: dict[str, Any]) -> list[dict[str, Any]]:
-    found = []
-    for panel in board.get("panels", []):
-        found.extend(panel.get("panels", []) if panel.get("type") == "row" else [panel])
-    return found
-
-
 def section(boards: dict[str, dict[str, Any]]) -> str:
     """Markdown for every dashboard, in generation order."""
     titles = {board["uid"]: board["title"].split(" / ", 1)[-1] for board in boards.values()}
     out = [HEADING]
     for slug, board in boards.items():
-        panels = _panels(board)
+        panels = Board(slug, board).panels
         name = board["title"].split(" / ", 1)[-1]
         out.append(f"\n### {name} (`/d/{board['uid']}`, grafana/dashboards/{slug}.json, {len(panels)} panels)\n\n")
         out.append(f"{_cell(board.get('description', ''))}\n\n")

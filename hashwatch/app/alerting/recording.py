@@ -115,8 +115,7 @@ def groups(config: AlertingConfig) -> list[Group]:
             Recording("model:miner_info:count", f"count by (model) ({info})"),
             Recording(
                 "miner:miner_info:identity",
-                f"{series('miner_info', m, 'miner!=' + quoted(''))}\nor\n"
-                f"label_replace({series('miner_info', m, 'miner=' + quoted(''))}, \"miner\", \"$1\", \"instance\", \"(.+)\")",
+                named(lambda sel: series("miner_info", m, sel)),
             ),
             # The fleet overview's tables of miners (worst, hottest, dead boards, backup pool): per-miner
             # series with the joins done here, every miner named in `miner`, so a dashboard's topk over
